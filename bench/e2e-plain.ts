@@ -1,0 +1,48 @@
+// Baseline for the secure client: plain mqtt.js (MQTT 5, QoS 1, 256-byte
+// payloads) through a Mosquitto started for the run on 127.0.0.1, one
+// publisher and one subscriber, at most 16 unacknowledged publishes (see
+// bench/mqtt-load.ts). Mosquitto runs without persistence and with its
+// default limits (max_inflight_messages 20, max_queued_messages 1000).
+//
+// Figures: "e2e.plain.msgPerSec" (delivered at the subscriber per second),
+// "e2e.plain.p50ms" / "e2e.plain.p99ms" (publish call to delivery).
+// quick: 2,000 messages (after 200 warm-up), else 20,000 (after 1,000).
+
+import { startMosquitto } from '../test/support/mosquitto.js';
+import { connectPlainPair, runLoad } from './mqtt-load.js';
+
+export interface E2ePlainOptions {
+  readonly quick?: boolean;
+}
+
+export async function run(opts: E2ePlainOptions = {}): Promise<Record<string, number>> {
+  const count = opts.quick ? 2_000 : 20_000;
+  const warmup = opts.quick ? 200 : 1_000;
+  const payloadBytes = 256;
+  const window = 16;
+
+  const broker = await startMosquitto();
+  try {
+    const pair = await connectPlainPair(broker.url, { protocolVersion: 5 });
+    try {
+      const base = { publisher: pair.publisher, subscriber: pair.subscriber, topic: pair.topic, payloadBytes, window };
+      const warm = await runLoad({ ...base, count: warmup });
+      if (warm.lost > 0 || warm.error) throw new Error(`e2e-plain warm-up failed: ${warm.error ?? `${warm.lost} lost`}`);
+      const result = await runLoad({ ...base, count });
+      if (result.lost > 0 || result.error || result.duplicates > 0) {
+        throw new Error(
+          `e2e-plain: ${result.lost} of ${count} lost, ${result.duplicates} duplicates${result.error ? `: ${result.error}` : ''}\n${broker.log()}`,
+        );
+      }
+      return {
+        'e2e.plain.msgPerSec': result.msgPerSec,
+        'e2e.plain.p50ms': result.latencyMs.p50,
+        'e2e.plain.p99ms': result.latencyMs.p99,
+      };
+    } finally {
+      await pair.close();
+    }
+  } finally {
+    await broker.close();
+  }
+}

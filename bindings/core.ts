@@ -1,0 +1,157 @@
+// The WebAssembly boundary: one instance, its memory, and the only code that
+// allocates or frees in it. Every region is zeroed before it goes back to the
+// allocator, and the stack area a call used is wiped after the call, so no
+// secret outlives the call that needed it inside wasm memory.
+
+import { PqcError } from './errors.js';
+
+interface CoreExports {
+  readonly memory: WebAssembly.Memory;
+  readonly _initialize: () => void;
+  readonly pqc_info: (alg: number, field: number) => number;
+  readonly pqc_kem_keypair: (alg: number, pk: number, sk: number) => number;
+  readonly pqc_kem_keypair_derand: (alg: number, pk: number, sk: number, seed: number) => number;
+  readonly pqc_kem_encaps: (alg: number, ct: number, ss: number, pk: number) => number;
+  readonly pqc_kem_encaps_derand: (alg: number, ct: number, ss: number, pk: number, seed: number) => number;
+  readonly pqc_kem_decaps: (alg: number, ss: number, ct: number, sk: number) => number;
+  readonly pqc_sign_keypair: (alg: number, pk: number, sk: number) => number;
+  readonly pqc_sign_keypair_derand: (alg: number, pk: number, sk: number, seed: number) => number;
+  readonly pqc_sign: (alg: number, sig: number, siglen: number, m: number, mlen: number, sk: number) => number;
+  readonly pqc_sign_derand: (alg: number, sig: number, siglen: number, m: number, mlen: number, sk: number, seed: number) => number;
+  readonly pqc_verify: (alg: number, sig: number, siglen: number, m: number, mlen: number, pk: number) => number;
+  readonly pqc_sign_expand: (alg: number, expanded: number, sk: number) => number;
+  readonly pqc_sign_expanded: (alg: number, sig: number, siglen: number, m: number, mlen: number, expanded: number, seed: number) => number;
+  readonly pqc_falcon_native_fp: () => number;
+  readonly pqc_shake256: (out: number, outlen: number, input: number, inlen: number) => number;
+  readonly pqc_malloc: (n: number) => number;
+  readonly pqc_free: (p: number, n: number) => void;
+  readonly emscripten_stack_get_current: () => number;
+  readonly emscripten_stack_get_end: () => number;
+  readonly stackRestore: (sp: number) => void;
+}
+
+export type CoreFunctions = Omit<CoreExports, 'memory' | '_initialize' | 'pqc_malloc' | 'pqc_free' | 'stackRestore'>;
+
+/** A region of wasm memory owned by one call. */
+export interface Region {
+  readonly ptr: number;
+  readonly len: number;
+}
+
+const RANDOM_CHUNK = 65536; // crypto.getRandomValues' limit per call
+
+export class WasmCore {
+  readonly fn: CoreFunctions;
+  private readonly memory: WebAssembly.Memory;
+  private readonly raw: CoreExports;
+  private view: Uint8Array;
+  private broken: string | undefined;
+  /** Replaced by the memory test to observe every region as it is freed. */
+  rawFree: (ptr: number, len: number) => void;
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.raw = instance.exports as unknown as CoreExports;
+    this.fn = this.raw;
+    this.memory = this.raw.memory;
+    this.view = new Uint8Array(this.memory.buffer);
+    this.rawFree = (ptr, len) => this.raw.pqc_free(ptr, len);
+    this.raw._initialize();
+  }
+
+  static async instantiate(module: WebAssembly.Module): Promise<WasmCore> {
+    let core: WasmCore | undefined;
+    const imports = {
+      pqc: {
+        // One call per request (in 64 KiB chunks), never one per byte. Failure is
+        // reported as a status: the C side latches it and wipes its outputs.
+        random_fill: (ptr: number, len: number): number => {
+          try {
+            const heap = core!.heap();
+            for (let off = 0; off < len; off += RANDOM_CHUNK) {
+              crypto.getRandomValues(heap.subarray(ptr + off, ptr + Math.min(len, off + RANDOM_CHUNK)));
+            }
+            return 0;
+          } catch {
+            return 1;
+          }
+        },
+      },
+      wasi_snapshot_preview1: {
+        proc_exit: (code: number): never => {
+          throw new PqcError('ABORTED', `the wasm core aborted (exit ${code}): out of memory`);
+        },
+      },
+      env: { emscripten_notify_memory_growth: (): void => undefined },
+    };
+    const instance = await WebAssembly.instantiate(module, imports);
+    core = new WasmCore(instance);
+    return core;
+  }
+
+  /** The current view of wasm memory (a new one after the memory grew). */
+  heap(): Uint8Array {
+    if (this.view.buffer !== this.memory.buffer) this.view = new Uint8Array(this.memory.buffer);
+    return this.view;
+  }
+
+  alloc(len: number): Region {
+    const ptr = this.raw.pqc_malloc(len);
+    if (ptr === 0) throw new PqcError('ABORTED', `wasm allocation of ${len} bytes failed`);
+    return { ptr, len };
+  }
+
+  /** Zeroes, then frees: nothing goes back to the allocator with data in it. */
+  free(region: Region): void {
+    this.heap().fill(0, region.ptr, region.ptr + region.len);
+    this.rawFree(region.ptr, region.len);
+  }
+
+  /** Copies bytes into a fresh region (the caller's array is never written). */
+  put(bytes: Uint8Array): Region {
+    const region = this.alloc(bytes.length);
+    this.heap().set(bytes, region.ptr);
+    return region;
+  }
+
+  /** Copies a region out into a new array owned by the caller. */
+  take(region: Region, len = region.len): Uint8Array {
+    return this.heap().slice(region.ptr, region.ptr + len);
+  }
+
+  readU32(ptr: number): number {
+    const h = this.heap();
+    return (h[ptr]! | (h[ptr + 1]! << 8) | (h[ptr + 2]! << 16) | (h[ptr + 3]! << 24)) >>> 0;
+  }
+
+  /**
+   * Runs one native operation. The regions it allocates are freed (zeroed) in
+   * `finally`, the stack pointer is restored even if the host threw through wasm,
+   * and the stack bytes the call used below the caller's frame are wiped
+   * (`stackWipe` bytes: the operation's measured depth with margin, params.ts).
+   */
+  run<T>(what: string, body: (scratch: (len: number) => Region) => T, stackWipe = Number.POSITIVE_INFINITY): T {
+    if (this.broken) throw new PqcError('ABORTED', `the wasm core is unusable after an earlier abort (${this.broken}); call init() in a new context`);
+    const regions: Region[] = [];
+    const scratch = (len: number): Region => {
+      const r = this.alloc(len);
+      regions.push(r);
+      return r;
+    };
+    const sp = this.raw.emscripten_stack_get_current();
+    try {
+      return body(scratch);
+    } catch (err) {
+      if (err instanceof PqcError && err.code === 'ABORTED') this.broken = `${what}: ${err.message}`;
+      throw err;
+    } finally {
+      this.raw.stackRestore(sp);
+      this.heap().fill(0, Math.max(this.raw.emscripten_stack_get_end(), sp - stackWipe), sp);
+      for (const r of regions) this.free(r);
+    }
+  }
+
+  /** Bounds of the wasm stack (for the zeroisation tests). */
+  stackBounds(): { end: number; current: number } {
+    return { end: this.raw.emscripten_stack_get_end(), current: this.raw.emscripten_stack_get_current() };
+  }
+}

@@ -1,0 +1,35 @@
+// Known answers for the init() self-test. Derived from fixed seeds (bytes
+// 0, 1, 2, ...): ML-KEM-768 keygen seed 0..63 and encapsulation seed 64..95,
+// Falcon-512 keygen seed 0..47 and signing seed 0..87 over SELF_TEST_MESSAGE.
+// @noble/post-quantum gives the same ML-KEM digest and the same Falcon public
+// key from those seeds and verifies the signature (test/self-test.test.ts).
+
+export const SELF_TEST_MESSAGE = 'pqc-iiot self-test';
+
+/** SHAKE-256(pk || ct || ss), 32 bytes, of the ML-KEM-768 exchange above. */
+export const MLKEM768_DIGEST = '1e634384a39e8eba3d970c697eb82dcb9a63f5111b176085fd6d690cb8977fb0';
+
+export const FALCON512_PUBLIC_KEY =
+  'CWKpHAh8wIp5aNgw1OoXZiVm9gYFWjkQN0GjVpsBVSkbD537G86LxoBghZYdF/fdmqZmGr+j4twdgRS+KnXs31pOp/tuKOYQGHd4' +
+  'jMorJ1V3BmyGq2tyknQJ23Q/kaaB5+5zp/6Ay/cOm25M5XtnEJh5QUDET12rplI2ceNLhGVa/9RK2tcqYqLA/t1KvEEetWlimk5m' +
+  'eJAlwgScWCnWeSP0SyAvdq6sISD8WfmwSHadmtZle6p2ufkZ4J8Il6YgtKZuz3h52JSqP6HXmHwg1etXcVwQqwYLy3Gh0QdLpQOv' +
+  'Da5zxFGcX2DW0UKeL7YlNIiGc9qasDY5RTSPJhTW6Fm7qmM0aT6wuGfgc7o3OVxTplVVfaqAWLhCfVXF54MBtYax2A9F5HjCfkHK' +
+  '1NhnaLWYwqHJh3wU6OOcVrhJgqYoaVMSBqmk+ANuniCnFu/JNkD6HmdbhX89kZOVREkGCzyloHBT4QVx7wsySpyl1qLJpYwfvlTL' +
+  'Gq4Dm2tNiNFMov6CyPBRTuNEO4bK+YFn/2qUfEf46W6vsZAVqmMstGkcZgvko79aSIFLhAQmMikqI5n1vF2jZ8iBiGw9QxdZFTJV' +
+  'QrbSUikmljHKlksWAgapFWSKAJVMaVrglZksfVU/scOvd3FcAnVOGR1PkRrmum9DWy0Jg2tli0+yXvKK5SkKqUbnKtsITKRBMKxu' +
+  'eglw44TXxXOsqOxTm+JqoXXkMjbSpzbo+Yb66gaSCIFJ66mbmax9ZZ4AJh5w9kMso4VcsLRGOdTePK4xyc/t4qkxdUhvWW4EscGb' +
+  'VNx4Uj0WhdRlSXuRE9kVSLaiHIXRwqecG8AfwTNWzxzIdjqFGbe42DsFRuwujGTCo28cSJiwifGeiy1e6CeaMFYhSZJwAdBa70C0' +
+  'HyRRgpwSfipShYjDHeozNM5oXp9QguJ11tCs4IQF4Eb+ekjo1NQntKYJxLpiDtahCNZ4c5a2kCBDCndWdHlaQuNuUElW6HKbVQu6' +
+  'gIS3uhas0IUk/chGGOJ08ejrV9XQMiXSS8TkEUJa1MLbJep+vSqyEIKxULVUZpnO9kA0ydtL7vdDkb/UUczOcHi6UrQAfpHod0N9' +
+  'mGIKam9w68HsPki+QhAUEhFAJMiRxmsbDccU9It7bwnryBAdTkg48ZAfgjeiQtYAvBf5hUkLS69ah0HZKkFfqzOg3kyQJd4A';
+
+export const FALCON512_SIGNATURE =
+  'OQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fICEiIyQlJieNgy7qQ4LwQ1m4MkMrxBx+0+vs4HW81Mh+nOylx4nBMMr/' +
+  '3oPOVuvfTrf+M0DbQfylKlWp8bKum1ZMug1i+UZrNa/qF3SzThs4tlsFL5yQBN4eauCXRBibZx+2HcZJUgUrfq53JQkErjVny83n' +
+  'f+nRjIBDovMoOhnR6+YeCy7zr8uJ4Mgmz8FLSUjcF52k90FUlW8nOd1UWlz8QYc3bZzSxb5BDDKynb75RXkXJtkU2ZPM6H9GlphR' +
+  'vL13TYbyxRVdVblLkXDOVhUXeWFyYS7d5zeL/JquZrmSBtFUtK1QvFr+ga83+vSkSjj33QIwzv4RBaP91uPhCAqjMMhesm+kPdSG' +
+  'NeTrIRShwKl4fvRIk8d4tcMdfFkJC33rwyisCih2TluTlGhfeO1ez6Wbm8KQh7u1sonWp3Kk8rdjiQ3GTm1x7WYo2sM3UW1RvUFN' +
+  'UtmBlm43aLT5pWWKDFsjFeRFUa6z94BwFAryev7YpnnobTPKoi9MRg2Q6/XcTESuZO7lWzbiVPzdJdwl/t8EDAsquzwpg5GKS9kM' +
+  'M7PWprQU3KsAlTvy1LJna1enOsQCn5Bksrm3/4P6Qop6HLvQCF/X8F3yO6WmmKAiHN4ui6mnMm3XHurEpUplLgi7raqCM+lOcajU' +
+  'P/uxKHXuBzbWmhzE3msbzRV7b58UVB3li2DPIiqXmoKj7RedpOfq1PXiM8Z+C1Lm82DUszqNwmVE3QN3vCiJK1Y6ljY+qchqWCrk' +
+  'DiZUmz0KxWypGTZYjsh3kmRCGPFM+t1o3vIYT6oGEVBSu8uz0Zva1fqo3oHadabx3dfK';

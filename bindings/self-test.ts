@@ -1,0 +1,60 @@
+// Run by init() before the core is handed out: the build's lengths match the
+// table in params.ts, and a known-answer ML-KEM-768 exchange and a Falcon-512
+// verification give the values recorded here (cross-checked against
+// @noble/post-quantum in test/self-test.test.ts). A miscompiled or truncated
+// module fails here instead of producing wrong keys later.
+
+import type { WasmCore } from './core.js';
+import { fromBase64, sequence, toHex } from './encoding.js';
+import { PqcError } from './errors.js';
+import { falcon512 } from './falcon.js';
+import { mlKem768 } from './ml-kem.js';
+import { Field, KEM_PARAMS, SIGNER_PARAMS } from './params.js';
+import { shake256With } from './shake.js';
+import * as vector from './self-test-vector.js';
+
+export function selfTest(core: WasmCore, falcon: 'fast' | 'strict'): void {
+  const fail = (what: string): never => {
+    throw new PqcError('SELF_TEST', `pqc.wasm self-test failed: ${what}. The module is corrupt or was built from other sources.`);
+  };
+  for (const p of Object.values(KEM_PARAMS)) {
+    const L = p.lengths;
+    const want: [number, number][] = [
+      [Field.PUBLIC_KEY, L.publicKey],
+      [Field.SECRET_KEY, L.secretKey],
+      [Field.CIPHERTEXT, L.ciphertext],
+      [Field.SHARED_SECRET, L.sharedSecret],
+      [Field.KEYGEN_SEED, L.keygenSeed],
+      [Field.ENCAPS_SEED, L.encapsSeed],
+    ];
+    for (const [field, len] of want) if (core.fn.pqc_info(p.id, field) !== len) fail(`${p.name} length ${field}`);
+  }
+  for (const p of Object.values(SIGNER_PARAMS)) {
+    const L = p.lengths;
+    const want: [number, number][] = [
+      [Field.PUBLIC_KEY, L.publicKey],
+      [Field.SECRET_KEY, L.secretKey],
+      [Field.SIGNATURE, L.signature],
+      [Field.KEYGEN_SEED, L.keygenSeed],
+      [Field.SIGN_SEED, L.signSeed],
+      [Field.EXPANDED_KEY, L.expandedKey],
+    ];
+    for (const [field, len] of want) if (core.fn.pqc_info(p.id, field) !== len) fail(`${p.name} length ${field}`);
+  }
+
+  const kp = mlKem768.keygen(sequence(64));
+  const enc = mlKem768.encapsulate(kp.publicKey, sequence(32, 64));
+  const transcript = new Uint8Array([...kp.publicKey, ...enc.ciphertext, ...enc.sharedSecret]);
+  if (toHex(shake256With(core, transcript, 32)) !== vector.MLKEM768_DIGEST) fail('ML-KEM-768 known answer');
+  if (toHex(mlKem768.decapsulate(enc.ciphertext, kp.secretKey)) !== toHex(enc.sharedSecret)) fail('ML-KEM-768 decapsulation');
+  kp.secretKey.fill(0);
+  enc.sharedSecret.fill(0);
+
+  const message = new TextEncoder().encode(vector.SELF_TEST_MESSAGE);
+  const pk = fromBase64(vector.FALCON512_PUBLIC_KEY);
+  const sig = fromBase64(vector.FALCON512_SIGNATURE);
+  if (!falcon512.verify(sig, message, pk)) fail('Falcon-512 known signature');
+  message[0]! ^= 1;
+  if (falcon512.verify(sig, message, pk)) fail('Falcon-512 accepted a wrong message');
+  if (core.fn.pqc_falcon_native_fp() !== (falcon === 'fast' ? 1 : 0)) fail(`this is not the ${falcon} Falcon build`);
+}

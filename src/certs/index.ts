@@ -1,0 +1,53 @@
+// Certificates, trust anchors, revocation lists, the trust store, announcements.
+export {
+  CERT_FLAGS,
+  CERT_FIXED_BYTES,
+  CertificateAuthority,
+  MAX_CERTIFICATE_BYTES,
+  MAX_RIGHTS,
+  MAX_RIGHTS_BYTES,
+  MAX_TRUST_ANCHOR_BYTES,
+  decodeCertificate,
+  decodeTrustAnchor,
+  encodeCertificate,
+  encodeTrustAnchor,
+  hasFlag,
+  issueCertificate,
+  mayPublish,
+  maySubscribe,
+  sameTrustAnchor,
+  trustAnchorFingerprint,
+  verifyCertificate,
+  type Certificate,
+  type CertificateAuthorityOptions,
+  type CertificateFields,
+  type IssueOptions,
+  type SignatureSuite,
+  type TrustAnchor,
+  type VerifyOptions,
+} from './certificate.js';
+export {
+  MAX_REVOCATION_ENTRIES,
+  MAX_REVOCATION_LIST_BYTES,
+  decodeRevocationList,
+  encodeRevocationList,
+  isRevoked,
+  issueRevocationList,
+  revocationEntryFor,
+  verifyRevocationList,
+  type RevocationEntry,
+  type RevocationList,
+  type RevocationListFields,
+} from './revocation.js';
+export { TrustStore, type RevocationUpdate, type TrustStoreOptions } from './trust-store.js';
+export {
+  MAX_ANNOUNCEMENT_BYTES,
+  acceptAnnouncement,
+  createAnnouncement,
+  decodeAnnouncement,
+  verifyAnnouncement,
+  type Announcement,
+  type AnnounceOptions,
+  type VerifyAnnouncementOptions,
+} from './announce.js';
+export { KEY_SUITE_ID, SIGNATURE_SUITES } from './suites.js';

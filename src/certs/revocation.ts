@@ -1,0 +1,203 @@
+// Revocation lists: the CA's signed, numbered, complete list of revoked
+// certificates. A newer list replaces the older one entirely; numbers only go
+// up (the trust store rejects a lower number as ROLLBACK). The CA signs
+// LABELS.revocationList || tbs.
+
+import { SecurityError } from '../errors.js';
+import { ByteReader, ByteWriter, boundInput } from '../protocol/codec.js';
+import { LABELS } from '../protocol/labels.js';
+import { MAX_SUBJECT_BYTES, validateSubjectId } from '../identity/subject.js';
+import { signAsAuthority, verifyByAnchor, type CertificateAuthority, type TrustAnchor } from './authority.js';
+import type { Certificate } from './certificate.js';
+import { SIGNATURE_SUITES, signatureSuiteFromId, type SignatureSuite } from './suites.js';
+import { FORMAT_VERSION, TYPE, malformed, readSubject, unsupported } from './wire.js';
+
+/**
+ * One revoked thing:
+ * - `serial`: the subject's certificate with exactly this serial;
+ * - `below-epoch`: every certificate of the subject whose key epoch is lower
+ *   than `epoch` (its keys up to that epoch are compromised or retired);
+ * - `subject`: every certificate of the subject, whatever its epoch.
+ */
+export type RevocationEntry =
+  | { readonly kind: 'serial'; readonly subject: string; readonly serial: number }
+  | { readonly kind: 'below-epoch'; readonly subject: string; readonly epoch: number }
+  | { readonly kind: 'subject'; readonly subject: string };
+
+const KIND = Object.freeze({ serial: 1, 'below-epoch': 2, subject: 3 });
+
+/** At most this many entries in one list. */
+export const MAX_REVOCATION_ENTRIES = 4096;
+
+const MAX_ENTRY_BYTES = 1 + 2 + MAX_SUBJECT_BYTES + 8;
+
+/** The largest revocation list encoding, in bytes. */
+export const MAX_REVOCATION_LIST_BYTES =
+  3 + 8 + 8 + 2 + MAX_SUBJECT_BYTES + 2 + MAX_REVOCATION_ENTRIES * MAX_ENTRY_BYTES + 2 + SIGNATURE_SUITES.falcon1024.signer.lengths.signature;
+
+export interface RevocationListFields {
+  /** Increases with every list the CA issues (u64). */
+  readonly number: number;
+  /** When the CA issued it (ms since the epoch). */
+  readonly issuedAt: number;
+  readonly entries: readonly RevocationEntry[];
+}
+
+export interface RevocationList extends RevocationListFields {
+  readonly version: number;
+  readonly issuer: string;
+  readonly signatureSuite: SignatureSuite;
+  readonly signature: Uint8Array;
+  readonly tbs: Uint8Array;
+  readonly bytes: Uint8Array;
+}
+
+function checkSafe(value: unknown, max: number, what: string): void {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${what} must be an integer`);
+  if (value < 0 || value > max) throw new RangeError(`${what} must be 0 to ${max}, got ${value}`);
+}
+
+function checkFields(fields: RevocationListFields): void {
+  checkSafe(fields.number, Number.MAX_SAFE_INTEGER, 'number');
+  checkSafe(fields.issuedAt, Number.MAX_SAFE_INTEGER, 'issuedAt');
+  if (!Array.isArray(fields.entries)) throw new TypeError('entries must be an array');
+  if (fields.entries.length > MAX_REVOCATION_ENTRIES) {
+    throw new RangeError(`entries: at most ${MAX_REVOCATION_ENTRIES}, got ${fields.entries.length}`);
+  }
+  fields.entries.forEach((e: RevocationEntry, i) => {
+    validateSubjectId(e.subject, `entries[${i}].subject`);
+    if (e.kind === 'serial') checkSafe(e.serial, Number.MAX_SAFE_INTEGER, `entries[${i}].serial`);
+    else if (e.kind === 'below-epoch') checkSafe(e.epoch, 0xffffffff, `entries[${i}].epoch`);
+    else if (e.kind !== 'subject') throw new RangeError(`entries[${i}].kind must be 'serial', 'below-epoch' or 'subject'`);
+  });
+}
+
+const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
+
+/** The exact encoded size with the largest signature (sized once: ByteWriter must not grow in a bytes write). */
+function encodedSize(f: RevocationListFields, issuer: string): number {
+  let size = 3 + 8 + 8 + 2 + utf8Length(issuer) + 2 + 2 + SIGNATURE_SUITES.falcon1024.signer.lengths.signature;
+  for (const e of f.entries) size += 1 + 2 + utf8Length(e.subject) + (e.kind === 'serial' ? 8 : e.kind === 'below-epoch' ? 4 : 0);
+  return size;
+}
+
+function writeTbs(w: ByteWriter, f: RevocationListFields, issuer: string, suite: SignatureSuite): ByteWriter {
+  w.u8(TYPE.revocationList)
+    .u8(FORMAT_VERSION)
+    .u8(SIGNATURE_SUITES[suite].id)
+    .u64(f.number)
+    .u64(f.issuedAt)
+    .string16(issuer)
+    .u16(f.entries.length);
+  for (const e of f.entries) {
+    w.u8(KIND[e.kind]).string16(e.subject);
+    if (e.kind === 'serial') w.u64(e.serial);
+    else if (e.kind === 'below-epoch') w.u32(e.epoch);
+  }
+  return w;
+}
+
+/**
+ * Issues a revocation list signed by `ca`.
+ *
+ * @throws TypeError/RangeError naming an invalid field; ConfigError('DESTROYED').
+ */
+export function issueRevocationList(
+  ca: CertificateAuthority,
+  fields: RevocationListFields,
+  options: { readonly signingSeed?: Uint8Array } = {},
+): RevocationList {
+  checkFields(fields);
+  const tbs = writeTbs(new ByteWriter(encodedSize(fields, ca.id)), fields, ca.id, ca.suite).finish();
+  const signature = signAsAuthority(ca, LABELS.revocationList, tbs, options.signingSeed);
+  return decodeRevocationList(new ByteWriter(tbs.length + 2 + signature.length).fixed(tbs, tbs.length, 'tbs').bytes16(signature).finish());
+}
+
+/** The canonical encoding (equal to the bytes it was decoded from). */
+export function encodeRevocationList(list: RevocationList): Uint8Array {
+  checkFields(list);
+  validateSubjectId(list.issuer, 'issuer');
+  const max = SIGNATURE_SUITES[list.signatureSuite]?.signer.lengths.signature;
+  if (max === undefined) throw new RangeError(`unknown signature suite ${String(list.signatureSuite)}`);
+  if (list.signature.length < 1 || list.signature.length > max) throw new RangeError(`signature must be 1 to ${max} bytes`);
+  return writeTbs(new ByteWriter(encodedSize(list, list.issuer)), list, list.issuer, list.signatureSuite).bytes16(list.signature).finish();
+}
+
+/**
+ * Parses a revocation list: no cryptography.
+ *
+ * @throws SecurityError TOO_LARGE, UNSUPPORTED_VERSION or MALFORMED.
+ */
+export function decodeRevocationList(bytes: Uint8Array): RevocationList {
+  boundInput(bytes, MAX_REVOCATION_LIST_BYTES, 'revocation list');
+  const r = new ByteReader(bytes);
+  if (r.u8('type') !== TYPE.revocationList) malformed('revocation list: wrong type byte');
+  const version = r.u8('version');
+  if (version !== FORMAT_VERSION) unsupported(`revocation list: format version ${version}`);
+  const signatureSuite = signatureSuiteFromId(r.u8('signature suite'), 'revocation list');
+  const number = r.u64('number');
+  const issuedAt = r.u64('issuedAt');
+  const issuer = readSubject(r, 'issuer');
+  const count = r.u16('entry count');
+  if (count > MAX_REVOCATION_ENTRIES) malformed(`revocation list: ${count} entries, at most ${MAX_REVOCATION_ENTRIES}`);
+  // Each entry takes at least 4 bytes: refuse a count the input cannot hold before looping.
+  if (count * 4 > r.remaining) malformed(`revocation list: ${count} entries cannot fit in ${r.remaining} bytes`);
+  const entries: RevocationEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const kind = r.u8(`entries[${i}].kind`);
+    const subject = readSubject(r, `entries[${i}].subject`);
+    if (kind === KIND.serial) entries.push(Object.freeze({ kind: 'serial', subject, serial: r.u64(`entries[${i}].serial`) }));
+    else if (kind === KIND['below-epoch']) entries.push(Object.freeze({ kind: 'below-epoch', subject, epoch: r.u32(`entries[${i}].epoch`) }));
+    else if (kind === KIND.subject) entries.push(Object.freeze({ kind: 'subject', subject }));
+    else malformed(`revocation list: entries[${i}] has unknown kind ${kind}`);
+  }
+  const tbs = r.consumed().slice();
+  const signature = r.bytes16(SIGNATURE_SUITES[signatureSuite].signer.lengths.signature, 'signature').slice();
+  if (signature.length === 0) malformed('revocation list: empty signature');
+  r.end('revocation list');
+  return Object.freeze({
+    version,
+    signatureSuite,
+    number,
+    issuedAt,
+    issuer,
+    entries: Object.freeze(entries) as RevocationEntry[],
+    signature,
+    tbs,
+    bytes: bytes.slice(),
+  });
+}
+
+/**
+ * Decodes (if given bytes) and verifies a revocation list against `anchor`:
+ * parse (MALFORMED, TOO_LARGE, UNSUPPORTED_VERSION), then issuer, suite and
+ * signature over LABELS.revocationList || tbs (BAD_SIGNATURE). Whether its
+ * number is new enough is the trust store's check (ROLLBACK).
+ */
+export function verifyRevocationList(list: RevocationList | Uint8Array, anchor: TrustAnchor): RevocationList {
+  const l = decodeRevocationList(list instanceof Uint8Array ? list : list.bytes);
+  if (l.issuer !== anchor.id || l.signatureSuite !== anchor.suite) {
+    throw new SecurityError('BAD_SIGNATURE', { detail: `revocation list issued by ${l.issuer}, not by the trust anchor ${anchor.id}` });
+  }
+  if (!verifyByAnchor(anchor, LABELS.revocationList, l.tbs, l.signature)) {
+    throw new SecurityError('BAD_SIGNATURE', { detail: 'revocation list signature does not verify' });
+  }
+  return l;
+}
+
+/** The entry of `list` that revokes `cert`, if any. */
+export function revocationEntryFor(
+  list: Pick<RevocationList, 'entries'>,
+  cert: Pick<Certificate, 'subject' | 'serial' | 'keyEpoch'>,
+): RevocationEntry | undefined {
+  return list.entries.find(
+    (e) =>
+      e.subject === cert.subject &&
+      (e.kind === 'subject' || (e.kind === 'serial' && e.serial === cert.serial) || (e.kind === 'below-epoch' && cert.keyEpoch < e.epoch)),
+  );
+}
+
+/** True if `list` revokes `cert`. */
+export function isRevoked(list: Pick<RevocationList, 'entries'> | undefined, cert: Pick<Certificate, 'subject' | 'serial' | 'keyEpoch'>): boolean {
+  return list !== undefined && revocationEntryFor(list, cert) !== undefined;
+}

@@ -1,0 +1,157 @@
+// Thin wrappers over WebCrypto (globalThis.crypto.subtle): AES-256-GCM with
+// associated data, HKDF-SHA-256, SHA-256 and X25519. No primitive is written
+// here; these only fix the parameters, convert to Uint8Array, wipe the
+// intermediate buffers they own, and turn an authentication failure into a
+// SecurityError('DECRYPT_FAILED').
+
+import { SecurityError } from '../errors.js';
+
+export const AES_KEY_BYTES = 32;
+export const AES_NONCE_BYTES = 12;
+export const AES_TAG_BYTES = 16;
+export const X25519_BYTES = 32;
+
+function subtle(): SubtleCrypto {
+  const s = globalThis.crypto?.subtle;
+  if (!s) throw new Error('WebCrypto (crypto.subtle) is not available: a secure context (https, localhost) or Node >= 20 is required');
+  return s;
+}
+
+// WebCrypto's typings want ArrayBuffer-backed views; ours always are.
+const buf = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => bytes as Uint8Array<ArrayBuffer>;
+
+function len(bytes: Uint8Array, length: number, label: string): void {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${label} must be a Uint8Array`);
+  if (bytes.length !== length) throw new RangeError(`${label} must be ${length} bytes, got ${bytes.length}`);
+}
+
+/** SHA-256 of `data`. */
+export async function sha256(data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await subtle().digest('SHA-256', buf(data)));
+}
+
+/**
+ * HKDF-SHA-256 (RFC 5869): Extract(salt, ikm) then Expand(info, length).
+ * An empty salt means HashLen zero bytes, as the RFC says.
+ */
+export async function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+  if (!Number.isInteger(length) || length < 1 || length > 255 * 32) throw new RangeError(`HKDF length must be 1..8160, got ${length}`);
+  const base = await subtle().importKey('raw', buf(ikm), 'HKDF', false, ['deriveBits']);
+  const bits = await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(info) }, base, length * 8);
+  return new Uint8Array(bits);
+}
+
+/** Imports a 32-byte AES-256-GCM key, non-extractable (the CryptoKey can be cached; wipe `raw` yourself). */
+export async function importAesKey(raw: Uint8Array): Promise<CryptoKey> {
+  len(raw, AES_KEY_BYTES, 'AES key');
+  return subtle().importKey('raw', buf(raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+}
+
+/** AES-256-GCM encryption: ciphertext || 16-byte tag. `nonce` must never repeat under `key`. */
+export async function aesGcmSeal(key: CryptoKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  len(nonce, AES_NONCE_BYTES, 'nonce');
+  const out = await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, key, buf(plaintext));
+  return new Uint8Array(out);
+}
+
+/**
+ * AES-256-GCM decryption and verification.
+ * @throws SecurityError DECRYPT_FAILED for a wrong key, nonce, AAD or a modified ciphertext/tag.
+ */
+export async function aesGcmOpen(key: CryptoKey, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  len(nonce, AES_NONCE_BYTES, 'nonce');
+  if (ciphertext.length < AES_TAG_BYTES) throw new SecurityError('DECRYPT_FAILED', { detail: 'ciphertext shorter than the tag' });
+  try {
+    const out = await subtle().decrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, key, buf(ciphertext));
+    return new Uint8Array(out);
+  } catch {
+    throw new SecurityError('DECRYPT_FAILED');
+  }
+}
+
+// The X25519 base point u = 9: X25519(k, 9) is k's public key, so a private
+// key never has to be extractable to learn its public half.
+const BASE_POINT = new Uint8Array(32);
+BASE_POINT[0] = 9;
+
+// PKCS#8 wrapping of a raw X25519 private key (RFC 8410): the only raw import
+// WebCrypto offers for private keys.
+const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+
+export interface X25519KeyPair {
+  /** Raw 32-byte public key (u-coordinate). */
+  readonly publicKey: Uint8Array;
+  /** Non-extractable private key. */
+  readonly privateKey: CryptoKey;
+}
+
+/** Imports a raw 32-byte X25519 private key as a non-extractable CryptoKey. */
+export async function x25519ImportPrivate(raw: Uint8Array): Promise<CryptoKey> {
+  len(raw, X25519_BYTES, 'X25519 private key');
+  const pkcs8 = new Uint8Array(PKCS8_PREFIX.length + X25519_BYTES);
+  try {
+    pkcs8.set(PKCS8_PREFIX);
+    pkcs8.set(raw, PKCS8_PREFIX.length);
+    return await subtle().importKey('pkcs8', buf(pkcs8), { name: 'X25519' }, false, ['deriveBits']);
+  } finally {
+    pkcs8.fill(0); // held a copy of the private key
+  }
+}
+
+async function importPublic(publicKey: Uint8Array): Promise<CryptoKey> {
+  len(publicKey, X25519_BYTES, 'X25519 public key');
+  return subtle().importKey('raw', buf(publicKey), { name: 'X25519' }, true, []);
+}
+
+/**
+ * The X25519 shared secret of `privateKey` and the raw `publicKey`.
+ * @throws SecurityError DECRYPT_FAILED if WebCrypto refuses (e.g. a small-order public key giving all zeros).
+ */
+export async function x25519Derive(privateKey: CryptoKey, publicKey: Uint8Array): Promise<Uint8Array> {
+  const pub = await importPublic(publicKey);
+  try {
+    return new Uint8Array(await subtle().deriveBits({ name: 'X25519', public: pub }, privateKey, 256));
+  } catch {
+    throw new SecurityError('DECRYPT_FAILED', { detail: 'X25519 key agreement failed' });
+  }
+}
+
+/**
+ * A key pair: from a 32-byte `seed` (used as the raw private key, for
+ * known-answer tests) or fresh from the platform.
+ */
+export async function x25519Generate(seed?: Uint8Array): Promise<X25519KeyPair> {
+  if (seed === undefined) {
+    const pair = (await subtle().generateKey({ name: 'X25519' }, false, ['deriveBits'])) as CryptoKeyPair;
+    const publicKey = new Uint8Array(await subtle().exportKey('raw', pair.publicKey));
+    return { publicKey, privateKey: pair.privateKey };
+  }
+  const privateKey = await x25519ImportPrivate(seed);
+  return { publicKey: await x25519PublicFromPrivate(privateKey), privateKey };
+}
+
+/** The raw public key of a private key (X25519 with the base point). */
+export async function x25519PublicFromPrivate(privateKey: CryptoKey): Promise<Uint8Array> {
+  return x25519Derive(privateKey, BASE_POINT);
+}
+
+/** Constant-time equality of two byte strings (length is not secret). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** Concatenation (a new buffer). */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

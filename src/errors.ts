@@ -1,0 +1,64 @@
+// One error hierarchy for the SDK. Security failures carry a stable reason
+// code (documented in docs/PROTOCOL.md, "Reason codes"); the MQTT client turns
+// them into `security` events instead of throwing into mqtt.js's event loop.
+
+export const REASONS = Object.freeze({
+  MALFORMED: 'the bytes do not parse as the message they claim to be',
+  UNSUPPORTED_VERSION: 'unknown format version or suite',
+  BAD_SIGNATURE: 'the signature does not verify',
+  DECRYPT_FAILED: 'authenticated decryption failed',
+  REPLAY: 'sequence number already seen or older than the replay window',
+  DUPLICATE: 'an exact redelivery of a message already accepted (e.g. QoS 1 retry)',
+  TOO_OLD: 'timestamp older than the maximum age',
+  FROM_FUTURE: 'timestamp ahead of the clock by more than the allowed skew',
+  TOPIC_MISMATCH: 'received on a topic other than the one it was sealed for',
+  UNKNOWN_SENDER: 'no valid certificate for the sender',
+  UNKNOWN_EPOCH: 'no key for this sender, channel and epoch',
+  STALE_EPOCH: 'epoch older than the grace period allows',
+  REVOKED: 'the sender or certificate is revoked',
+  EXPIRED: 'the certificate is outside its validity window',
+  NOT_AUTHORISED: 'the certificate does not grant this topic or action',
+  TOO_LARGE: 'larger than the configured bound',
+  ROLLBACK: 'key epoch or list number lower than one already seen',
+  WRONG_RECIPIENT: 'addressed to another identity',
+} as const);
+
+export type ReasonCode = keyof typeof REASONS;
+
+export interface SecurityContext {
+  readonly topic?: string;
+  readonly sender?: string;
+  readonly detail?: string;
+}
+
+/** Base class: every error the SDK throws on purpose is one of these. */
+export class PqcIiotError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Something forged, replayed, redirected, malformed or not allowed. */
+export class SecurityError extends PqcIiotError {
+  declare readonly code: ReasonCode;
+  readonly topic: string | undefined;
+  readonly sender: string | undefined;
+  constructor(code: ReasonCode, context: SecurityContext = {}) {
+    super(code, `${code}: ${context.detail ?? REASONS[code]}${context.topic ? ` (topic ${context.topic})` : ''}`);
+    this.topic = context.topic;
+    this.sender = context.sender;
+  }
+}
+
+/** A storage backend failed (disk full, permissions, corrupt file). */
+export class StorageError extends PqcIiotError {}
+
+/** A caller passed something the API does not accept (beyond TypeError/RangeError). */
+export class ConfigError extends PqcIiotError {}
+
+export function isSecurityError(err: unknown): err is SecurityError {
+  return err instanceof SecurityError;
+}

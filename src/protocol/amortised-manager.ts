@@ -1,0 +1,256 @@
+// The KeyManager's amortised-mode side (docs/PROTOCOL.md, "Amortised mode"):
+// publisher batching and manifest signing, subscriber hold / release. Only
+// constructed when a KeyManager is given `amortise` or `acceptAmortised`.
+
+import type { Clock } from '../clock.js';
+import { aesGcmOpen } from '../crypto/webcrypto.js';
+import { SecurityError } from '../errors.js';
+import type { Identity } from '../identity/identity.js';
+import { mayPublish } from '../certs/certificate.js';
+import { topicMatches } from '../mqtt/topic.js';
+import {
+  AMORTISED_DEFAULTS,
+  AmortisedBatcher,
+  AmortisedReceiver,
+  MAX_MANIFEST_ENTRIES,
+  amortisedAad,
+  amortisedStreamId,
+  decodeAmortised,
+  entryDigest,
+  sealAmortised,
+  sealManifest,
+  verifyManifest,
+  type HeldAmortised,
+} from './amortised.js';
+import { groupNonce, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
+import { groupStream } from './streams.js';
+import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './wire.js';
+
+export interface AmortiseOptions {
+  /** Channels (publish filters of ours) sealed in amortised mode. Default: every channel. */
+  readonly channels?: readonly string[];
+  /** Messages per manifest, 1..1,024. Default 64. */
+  readonly maxBatch?: number;
+  /** A batch is signed at most this long after its first message (by takeManifests). Default 25 ms. */
+  readonly maxDelayMs?: number;
+}
+
+export interface AmortisedAcceptOptions {
+  /** A held message no manifest covers within this long is rejected (BAD_SIGNATURE). Default 5,000 ms. */
+  readonly holdMs?: number;
+  /** Held messages at once (oldest rejected first). Default 4,096. */
+  readonly maxHeld?: number;
+  /** Verified manifests kept for messages arriving after them. Default 256. */
+  readonly maxManifests?: number;
+}
+
+export interface ManifestToSend {
+  readonly topic: string;
+  readonly channel: string;
+  readonly epoch: number;
+  readonly count: number;
+  readonly bytes: Uint8Array;
+}
+
+/** The same shape as KeyManager's DataMessage (retained is always false here). */
+export interface AmortisedDataMessage extends GroupMessage {
+  readonly retained: boolean;
+}
+
+export interface AmortisedResult {
+  /** Authenticated by a manifest, in sequence order per stream: deliver them. */
+  readonly released: readonly AmortisedDataMessage[];
+  /** Held messages rejected now (not covered, or a digest that differs from the manifest's). */
+  readonly rejected: readonly SecurityError[];
+}
+
+interface Pending {
+  readonly msg: AmortisedDataMessage;
+  readonly stream: ReturnType<typeof groupStream>;
+}
+
+export interface AmortisedSideOptions {
+  readonly identity: Identity;
+  readonly trust: CertificateSource;
+  readonly clock: Clock;
+  /** The live replay policy (the KeyManager's live window). */
+  readonly replay: ReplayCheck;
+  readonly maxAgeMs: number;
+  readonly clockSkewMs: number;
+  readonly maxPayloadBytes: number;
+  readonly amortise?: AmortiseOptions;
+  readonly accept?: AmortisedAcceptOptions;
+  readonly lookup: (sender: string, senderKeyEpoch: number, channel: string, epoch: number, seq: number, timestamp: number, now: number) => EpochLookup;
+  readonly keyMissing: (info: UnknownEpochInfo, bytes: Uint8Array, topic: string, now: number) => void;
+}
+
+function int(value: number | undefined, fallback: number, min: number, max: number, what: string): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer ${min}..${max}, got ${String(v)}`);
+  return v;
+}
+
+export class AmortisedSide {
+  readonly #o: AmortisedSideOptions;
+  readonly #channels: ReadonlySet<string> | undefined;
+  readonly #batcher: AmortisedBatcher | undefined;
+  readonly #receiver: AmortisedReceiver<Pending> | undefined;
+
+  constructor(o: AmortisedSideOptions) {
+    this.#o = o;
+    if (o.amortise) {
+      const a = o.amortise;
+      this.#channels = a.channels === undefined ? undefined : new Set(a.channels.map((c) => checkFilterArg(c, 'amortise.channels')));
+      this.#batcher = new AmortisedBatcher(
+        int(a.maxBatch, AMORTISED_DEFAULTS.maxBatch, 1, MAX_MANIFEST_ENTRIES, 'amortise.maxBatch'),
+        int(a.maxDelayMs, AMORTISED_DEFAULTS.maxDelayMs, 0, 60_000, 'amortise.maxDelayMs'),
+      );
+    }
+    if (o.accept) {
+      const a = o.accept;
+      this.#receiver = new AmortisedReceiver(
+        int(a.holdMs, AMORTISED_DEFAULTS.holdMs, 1, 10 * 60_000, 'acceptAmortised.holdMs'),
+        int(a.maxHeld, AMORTISED_DEFAULTS.maxHeld, 1, 1_000_000, 'acceptAmortised.maxHeld'),
+        int(a.maxManifests, AMORTISED_DEFAULTS.maxManifests, 1, 100_000, 'acceptAmortised.maxManifests'),
+      );
+    }
+  }
+
+  get accepting(): boolean {
+    return this.#receiver !== undefined;
+  }
+
+  /** Publisher: the batch delay (for the client's flush timer), undefined if not publishing amortised. */
+  get maxDelayMs(): number | undefined {
+    return this.#batcher?.maxDelayMs;
+  }
+
+  amortises(channel: string): boolean {
+    return this.#batcher !== undefined && (this.#channels === undefined || this.#channels.has(channel));
+  }
+
+  // ---------------------------------------------------------------- publisher
+
+  /** Seals an amortised envelope and records it in its topic's batch. Runs inside the channel's exclusive section. */
+  async seal(keys: GroupEpochKeys, topic: string, payload: Uint8Array, seq: number, now: number): Promise<Uint8Array> {
+    const { bytes, digest } = await sealAmortised({ sender: this.#o.identity.id, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes });
+    this.#batcher!.add(keys.channel, topic, keys.epoch, seq, digest, now);
+    return bytes;
+  }
+
+  takeManifests(all: boolean): ManifestToSend[] {
+    const b = this.#batcher;
+    if (!b) return [];
+    const now = this.#o.clock();
+    return b.take(now, all).map((batch) =>
+      Object.freeze({
+        topic: batch.topic,
+        channel: batch.channel,
+        epoch: batch.epoch,
+        count: batch.entries.length,
+        bytes: sealManifest({ sender: this.#o.identity, channel: batch.channel, epoch: batch.epoch, topic: batch.topic, entries: batch.entries, now }),
+      }),
+    );
+  }
+
+  // --------------------------------------------------------------- subscriber
+
+  async openMessage(bytes: Uint8Array, receivedTopic: string): Promise<AmortisedResult> {
+    const r = this.#receiver!;
+    const now = this.#o.clock();
+    checkTopicArg(receivedTopic, 'receivedTopic');
+    const f = decodeAmortised(bytes, this.#o.maxPayloadBytes);
+    const topic = receivedTopic;
+    if (!topicMatches(f.channel, topic)) throw new SecurityError('TOPIC_MISMATCH', { sender: f.sender, topic, detail: `channel ${f.channel} does not match the topic` });
+    const cert = this.#o.trust.get(f.sender, now);
+    if (!cert.publish.includes(f.channel) || !mayPublish(cert, topic)) {
+      throw new SecurityError('NOT_AUTHORISED', { sender: f.sender, topic, detail: `${f.channel} is not a publish right of the sender` });
+    }
+    // No signature: an unknown epoch cannot trigger a key request here (a verified manifest does).
+    const found = this.#o.lookup(f.sender, cert.keyEpoch, f.channel, f.epoch, f.seq, f.timestamp, now);
+    if (!found.ok) throw new SecurityError(found.code, { sender: f.sender, topic, detail: found.detail ?? `epoch ${f.epoch} of ${f.channel}` });
+    const stream = groupStream(f.sender, cert.keyEpoch, f.channel, f.epoch);
+    const id = amortisedStreamId(f.sender, f.channel, topic, f.epoch);
+    const digest = entryDigest(topic, bytes);
+    const coverage = r.coverage(id, f.seq, digest);
+    if (coverage === 'mismatch') throw new SecurityError('BAD_SIGNATURE', { sender: f.sender, topic, detail: `amortised message ${f.seq} is not the one the batch manifest lists` });
+    const verdict = this.#o.replay.check(stream, f.seq, f.timestamp);
+    if (!verdict.ok) {
+      // A copy of an accepted message: DUPLICATE (quiet) unless a manifest shows it was tampered with (handled above).
+      throw new SecurityError(verdict.code, { sender: f.sender, topic });
+    }
+    if (coverage === 'uncovered' && r.isHeld(id, f.seq, digest)) throw new SecurityError('DUPLICATE', { sender: f.sender, topic, detail: 'already held for its manifest' });
+    const { keys } = found;
+    const payload = await aesGcmOpen(keys.key, groupNonce(keys.iv, f.seq), f.ciphertext, amortisedAad(f.header, topic));
+    const msg: AmortisedDataMessage = Object.freeze({
+      sender: f.sender,
+      senderCertificate: cert,
+      channel: f.channel,
+      epoch: f.epoch,
+      topic,
+      payload,
+      seq: f.seq,
+      timestamp: f.timestamp,
+      retained: false,
+    });
+    if (coverage === 'match') {
+      try {
+        await this.#o.replay.accept(stream, f.seq, f.timestamp);
+      } catch (err) {
+        payload.fill(0);
+        throw err;
+      }
+      return { released: [msg], rejected: [] };
+    }
+    const evicted = r.hold({ stream: id, seq: f.seq, digest, heldAt: now, message: { msg, stream } });
+    return { released: [], rejected: evicted.map((h) => this.#reject(h, 'the hold buffer is full (maxHeld): dropped before its manifest arrived')) };
+  }
+
+  async acceptManifest(bytes: Uint8Array, receivedTopic: string): Promise<AmortisedResult> {
+    const r = this.#receiver!;
+    const now = this.#o.clock();
+    const m = verifyManifest(bytes, { receivedTopic, trust: this.#o.trust, now, maxAgeMs: this.#o.maxAgeMs, clockSkewMs: this.#o.clockSkewMs });
+    const cert = m.senderCertificate;
+    const first = m.entries[0]!;
+    const found = this.#o.lookup(m.sender, cert.keyEpoch, m.channel, m.epoch, first.seq, m.timestamp, now);
+    if (!found.ok && found.code === 'UNKNOWN_EPOCH') {
+      // Authentic (signed): ask for the key. Messages of that epoch that came before it were rejected UNKNOWN_EPOCH.
+      this.#o.keyMissing({ sender: m.sender, senderKeyEpoch: cert.keyEpoch, channel: m.channel, epoch: m.epoch, seq: first.seq, timestamp: m.timestamp }, bytes, receivedTopic, now);
+    }
+    const id = amortisedStreamId(m.sender, m.channel, m.topic, m.epoch);
+    const { matched, forged } = r.addManifest(id, m.entries, m.signature, now);
+    const released: AmortisedDataMessage[] = [];
+    const rejected: SecurityError[] = forged.map((h) => this.#reject(h, 'not the message the batch manifest lists for its sequence number'));
+    for (const h of matched) {
+      const { msg, stream } = h.message;
+      const verdict = this.#o.replay.check(stream, msg.seq, msg.timestamp);
+      try {
+        if (!verdict.ok) throw new SecurityError(verdict.code, { sender: msg.sender, topic: msg.topic });
+        await this.#o.replay.accept(stream, msg.seq, msg.timestamp);
+        released.push(msg);
+      } catch (err) {
+        msg.payload.fill(0);
+        if (!(err instanceof SecurityError)) throw err;
+        rejected.push(err);
+      }
+    }
+    return { released, rejected };
+  }
+
+  expire(): AmortisedResult {
+    const r = this.#receiver;
+    if (!r) return { released: [], rejected: [] };
+    return { released: [], rejected: r.expire(this.#o.clock()).map((h) => this.#reject(h, `no batch manifest covered it within ${r.holdMs} ms`)) };
+  }
+
+  #reject(h: HeldAmortised<Pending>, detail: string): SecurityError {
+    const { msg } = h.message;
+    msg.payload.fill(0);
+    return new SecurityError('BAD_SIGNATURE', { sender: msg.sender, topic: msg.topic, detail: `amortised message ${msg.seq}: ${detail}` });
+  }
+
+  close(): void {
+    this.#batcher?.clear();
+    for (const h of this.#receiver?.clear() ?? []) h.message.msg.payload.fill(0);
+  }
+}

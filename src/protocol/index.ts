@@ -1,0 +1,101 @@
+// The protocol's messages and key management (no MQTT): direct envelopes,
+// group data envelopes, key grants and requests, and the KeyManager.
+export { ByteReader, ByteWriter, boundInput, MAX_U64 } from './codec.js';
+export { LABELS } from './labels.js';
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  ENVELOPE_TYPE,
+  FLAGS,
+  MAX_CHANNEL_BYTES,
+  MAX_ENVELOPE_TOPIC_BYTES,
+  MAX_SIGNATURE_BYTES,
+  PROTOCOL_VERSION,
+  SUITE_DEFAULT,
+  type CertificateSource,
+  type ReplayCheck,
+} from './wire.js';
+export {
+  decodeDirect,
+  maxDirectBytes,
+  openDirect,
+  sealDirect,
+  type DirectFields,
+  type DirectMessage,
+  type DirectType,
+  type OpenDirectOptions,
+  type SealDirectOptions,
+} from './direct.js';
+export {
+  EPOCH_KEY_BYTES,
+  MAX_EPOCH,
+  decodeGroup,
+  deriveGroupKeys,
+  groupNonce,
+  maxGroupBytes,
+  openGroup,
+  sealGroup,
+  type EpochLookup,
+  type GroupEpochKeys,
+  type GroupFields,
+  type GroupMessage,
+  type OpenGroupOptions,
+  type SealGroupOptions,
+  type UnknownEpochInfo,
+} from './group.js';
+export {
+  KEY_REQUEST_NONCE_BYTES,
+  MAX_GRANT_PAYLOAD_BYTES,
+  MAX_KEY_REQUEST_BYTES,
+  NonceCache,
+  decodeGrantPayload,
+  decodeKeyRequest,
+  encodeGrantPayload,
+  openGrant,
+  openKeyRequest,
+  sealGrant,
+  sealKeyRequest,
+  type GrantPayload,
+  type KeyRequest,
+  type KeyRequestFields,
+  type OpenKeyRequestOptions,
+  type OpenedGrant,
+  type SealGrantOptions,
+  type SealKeyRequestOptions,
+} from './grant.js';
+export { channelFor, compareSpecificity, filtersOverlap } from './channels.js';
+export { claimedSender } from './peek.js';
+export { directStream, groupStream, groupStreamChannel } from './streams.js';
+export {
+  KEY_MANAGER_DEFAULTS,
+  KeyManager,
+  PROTOCOL_TOPICS,
+  type AcceptedGrant,
+  type DataMessage,
+  type KeyGrant,
+  type KeyManagerEvents,
+  type KeyManagerOptions,
+  type KeyNeededEvent,
+  type OpenDataOptions,
+  type RotationEvent,
+  type RotationReason,
+} from './key-manager.js';
+export {
+  AMORTISED_DEFAULTS,
+  ENTRY_DIGEST_BYTES,
+  MANIFEST_TYPE,
+  MAX_MANIFEST_BYTES,
+  MAX_MANIFEST_ENTRIES,
+  decodeAmortised,
+  decodeManifest,
+  entryDigest,
+  isAmortisedEnvelope,
+  maxAmortisedBytes,
+  sealAmortised,
+  sealManifest,
+  verifyManifest,
+  type AmortisedFields,
+  type ManifestEntry,
+  type ManifestFields,
+  type VerifiedManifest,
+} from './amortised.js';
+export type { AmortiseOptions, AmortisedAcceptOptions, AmortisedResult, ManifestToSend } from './amortised-manager.js';

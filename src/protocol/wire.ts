@@ -1,0 +1,209 @@
+// What every envelope of docs/PROTOCOL.md ("Envelopes") shares: the type
+// bytes, the version/suite/flags header, the field bounds, the strict text
+// readers, and the narrow views of the other modules (certificates, replay)
+// the envelopes depend on.
+
+import { falcon512 } from '../../bindings/index.js';
+import type { Certificate } from '../certs/certificate.js';
+import { SecurityError } from '../errors.js';
+import { MAX_SUBJECT_BYTES, validateSubjectId } from '../identity/subject.js';
+import { validateTopicFilter, validateTopicName } from '../mqtt/topic.js';
+import type { ReplayVerdict, StreamKey } from '../replay/guard.js';
+import type { ByteReader, ByteWriter } from './codec.js';
+
+/**
+ * First byte of each envelope. Distinct from each other and from the
+ * certificate encodings' type bytes ('I', 'A', 'C', 'R', 'N'), so no message of
+ * one kind parses as another, and every signature covers it.
+ */
+export const ENVELOPE_TYPE = Object.freeze({
+  direct: 0x44, // 'D': one recipient, application payload (commands)
+  grant: 0x47, // 'G': one recipient, a key grant as payload
+  group: 0x4d, // 'M': group data message under an epoch key
+  keyRequest: 0x51, // 'Q': a subscriber asks a publisher for a channel's key
+});
+
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Suite 1: hybrid ML-KEM-768 + X25519 (HKDF-SHA-256 combiner), Falcon-512
+ * signatures, AES-256-GCM, HKDF-SHA-256. The only suite of version 1; other
+ * values are UNSUPPORTED_VERSION.
+ */
+export const SUITE_DEFAULT = 1;
+
+/**
+ * Flags byte. Version 1 requires exactly SIGNED (every message carries its
+ * own Falcon signature). AMORTISED is reserved for a later mode in which a
+ * signature covers a batch or a hash chain of messages; a version 1 reader
+ * rejects it, and any unknown bit, as UNSUPPORTED_VERSION.
+ */
+export const FLAGS = Object.freeze({ signed: 0x01, amortised: 0x02 });
+
+/** Falcon-512 signatures are at most 752 bytes (PQClean's CRYPTO_BYTES). */
+export const MAX_SIGNATURE_BYTES = falcon512.lengths.signature;
+
+/** Longest topic name an envelope carries or binds, in UTF-8 bytes. */
+export const MAX_ENVELOPE_TOPIC_BYTES = 1024;
+
+/** Longest channel (a certificate's publish filter), in UTF-8 bytes: the certificates' own bound. */
+export const MAX_CHANNEL_BYTES = 1024;
+
+export { MAX_SUBJECT_BYTES };
+
+/** Default bound on an application payload (direct or group), in bytes. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
+
+/** The certificate lookup the envelopes need: TrustStore satisfies it. */
+export interface CertificateSource {
+  /**
+   * The subject's current certificate.
+   * @throws SecurityError UNKNOWN_SENDER, EXPIRED or REVOKED.
+   */
+  get(subjectId: string, now: number): Certificate;
+}
+
+/** The replay state the envelopes need: ReplayGuard satisfies it. */
+export interface ReplayCheck {
+  check(key: StreamKey, seq: number, timestampMs: number): ReplayVerdict;
+  accept(key: StreamKey, seq: number, timestampMs?: number): Promise<void>;
+}
+
+export function malformed(detail: string): never {
+  throw new SecurityError('MALFORMED', { detail });
+}
+
+export function unsupported(detail: string): never {
+  throw new SecurityError('UNSUPPORTED_VERSION', { detail });
+}
+
+/** Writes the 4-byte header: type, version, suite, flags. */
+export function writeHeader(w: ByteWriter, type: number): ByteWriter {
+  return w.u8(type).u8(PROTOCOL_VERSION).u8(SUITE_DEFAULT).u8(FLAGS.signed);
+}
+
+/**
+ * Reads and checks the 4-byte header before anything else: the version
+ * decides how the rest parses. A wrong type is MALFORMED (it is another kind
+ * of message); an unknown version, suite or flag combination is
+ * UNSUPPORTED_VERSION.
+ */
+export function readHeader(r: ByteReader, type: number, what: string): void {
+  const t = r.u8(`${what} type`);
+  if (t !== type) malformed(`${what}: type byte 0x${t.toString(16)}, expected 0x${type.toString(16)}`);
+  const version = r.u8(`${what} version`);
+  if (version !== PROTOCOL_VERSION) unsupported(`${what}: version ${version}`);
+  const suite = r.u8(`${what} suite`);
+  if (suite !== SUITE_DEFAULT) unsupported(`${what}: suite ${suite}`);
+  const flags = r.u8(`${what} flags`);
+  if (flags !== FLAGS.signed) {
+    unsupported(
+      (flags & FLAGS.amortised) !== 0
+        ? `${what}: amortised authentication is not supported by version 1`
+        : `${what}: flags 0x${flags.toString(16)} (version 1 requires exactly SIGNED)`,
+    );
+  }
+}
+
+// The codec's string16 decodes with a BOM-stripping decoder, under which two
+// byte strings could decode to one string. Every text field here keeps each
+// code point, so the encoding stays canonical.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8 = new TextEncoder();
+
+export const encodeUtf8 = (text: string): Uint8Array => utf8.encode(text);
+
+function readText(r: ByteReader, maxBytes: number, what: string): string {
+  const raw = r.bytes16(maxBytes, what);
+  try {
+    return strictUtf8.decode(raw);
+  } catch {
+    return malformed(`${what}: not valid UTF-8`);
+  }
+}
+
+function validOr<T>(check: () => T, what: string): T {
+  try {
+    return check();
+  } catch (err) {
+    return malformed(`${what}: ${(err as Error).message}`);
+  }
+}
+
+/** A subject id; one that breaks the subject rules is MALFORMED. */
+export function readSubject(r: ByteReader, what: string): string {
+  const text = readText(r, MAX_SUBJECT_BYTES, what);
+  return validOr(() => validateSubjectId(text, what), what);
+}
+
+/** A topic name (no wildcards); an invalid one is MALFORMED. */
+export function readTopicName(r: ByteReader, what: string): string {
+  const text = readText(r, MAX_ENVELOPE_TOPIC_BYTES, what);
+  validOr(() => validateTopicName(text), what);
+  return text;
+}
+
+/** A topic filter; an invalid one is MALFORMED. */
+export function readFilter(r: ByteReader, what: string): string {
+  const text = readText(r, MAX_CHANNEL_BYTES, what);
+  validOr(() => validateTopicFilter(text), what);
+  return text;
+}
+
+function checkTextArg(text: string, maxBytes: number, what: string): void {
+  const n = utf8.encode(text).length;
+  if (n > maxBytes) throw new RangeError(`${what} must be at most ${maxBytes} UTF-8 bytes, got ${n}`);
+}
+
+/** Argument checks for the sealing side (TypeError/RangeError naming the argument). */
+export function checkSubjectArg(id: string, what: string): string {
+  return validateSubjectId(id, what);
+}
+
+export function checkTopicArg(topic: string, what = 'topic'): string {
+  validateTopicName(topic);
+  checkTextArg(topic, MAX_ENVELOPE_TOPIC_BYTES, what);
+  return topic;
+}
+
+export function checkFilterArg(filter: string, what = 'channel'): string {
+  validateTopicFilter(filter);
+  checkTextArg(filter, MAX_CHANNEL_BYTES, what);
+  return filter;
+}
+
+export function checkUint(value: number, max: number, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError(`${what} must be an integer, got ${String(value)}`);
+  if (value < 0 || value > max) throw new RangeError(`${what} must be 0 to ${max}, got ${value}`);
+  return value;
+}
+
+export function checkBytes(value: unknown, what: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
+  return value;
+}
+
+/** label || tbs, the bytes every signature of the protocol covers. */
+export function signedMessage(label: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  let n = label.length;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  out.set(label);
+  let at = label.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Turns a replay verdict into the SecurityError it stands for. */
+export function replayFailure(verdict: ReplayVerdict, sender: string, topic: string | undefined, authentic?: () => boolean): void {
+  if (verdict.ok) return;
+  // A DUPLICATE is an exact, authentic redelivery (QoS 1 retry), dropped quietly;
+  // a tampered copy of an accepted message is an attack and says so.
+  if (verdict.code === 'DUPLICATE' && authentic && !authentic()) {
+    throw new SecurityError('BAD_SIGNATURE', { sender, ...(topic === undefined ? {} : { topic }), detail: 'a tampered copy of an accepted message' });
+  }
+  throw new SecurityError(verdict.code, { sender, ...(topic === undefined ? {} : { topic }) });
+}

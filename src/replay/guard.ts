@@ -1,0 +1,423 @@
+// Replay protection for every stream a subscriber receives: one ReplayWindow
+// per (sender, channel, epoch), a timestamp bound, optional persistence, and a
+// memory bound.
+//
+// How the protocol uses it, per received message:
+//   1. parse; `guard.check(key, seq, timestamp)` (sync, changes no replay
+//      state): reject cheaply before spending time on a signature.
+//   2. verify the signature / decrypt.
+//   3. `await guard.accept(key, seq, timestamp)`: re-checks (another copy may
+//      have been accepted meanwhile), records, and with storage returns only
+//      once the new state is durable. Deliver to the application only after it
+//      resolves; if it throws (SecurityError DUPLICATE/REPLAY, StorageError),
+//      drop the message.
+//
+// Persistence is write-through: accept() awaits storage.set of the stream's
+// window before resolving. A crash after persisting but before the
+// application saw the message loses that message (at most once); the other
+// order could deliver it twice after a restart, which is what the guard
+// exists to prevent. Writes of one stream are coalesced (one in flight; the
+// next one carries every change since) and never reordered.
+//
+// Memory: at most `maxStreams` windows stay resident (least recently accepted
+// evicted first). With storage an evicted window is reloaded by accept().
+// Without storage, see eviction-floor.ts: evicted streams leave a timestamp
+// floor, so no replay gets in. Without storage, a restart forgets everything:
+// messages younger than maxAgeMs could then be replayed once. Subscribers
+// that must not see that use persistent storage.
+
+import type { Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
+import { SecurityError, StorageError } from '../errors.js';
+import type { Storage } from '../storage/types.js';
+import { EvictionFloor } from './eviction-floor.js';
+import type { StreamKey } from './stream-id.js';
+import { STREAM_PREFIX, assertEpoch, epochOf, streamId, streamPrefix } from './stream-id.js';
+import { DEFAULT_WINDOW_SIZE, ReplayWindow, assertSeq, assertWindowSize } from './window.js';
+
+
+/** Storage keys of the epoch floors (beside the windows, which live under STREAM_PREFIX). */
+const FLOOR_PREFIX = 'replay-floor/v1/';
+
+function encodeFloor(epoch: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(epoch));
+  return out;
+}
+
+function decodeFloor(bytes: Uint8Array): number | undefined {
+  if (bytes.length !== 8) return undefined;
+  const value = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
+}
+
+export type { StreamKey } from './stream-id.js';
+
+export type ReplayCode = 'DUPLICATE' | 'REPLAY' | 'TOO_OLD' | 'FROM_FUTURE';
+export type ReplayVerdict = { readonly ok: true } | { readonly ok: false; readonly code: ReplayCode };
+
+export interface ReplayGuardOptions {
+  /** Where windows persist. Without it state lives in memory only and is lost on restart. */
+  readonly storage?: Storage;
+  readonly clock?: Clock;
+  /** Sequence numbers remembered per stream (64 .. 2^20). Default 1024. */
+  readonly windowSize?: number;
+  /** Oldest acceptable timestamp, relative to now. Default 5 minutes. */
+  readonly maxAgeMs?: number;
+  /** How far ahead of now a timestamp may be. Default 30 s. */
+  readonly clockSkewMs?: number;
+  /** Streams kept in memory; the least recently accepted is evicted beyond it. Default 10,000. */
+  readonly maxStreams?: number;
+  /**
+   * Prefix of this guard's storage keys (default ''): windows are stored under
+   * `${namespace}replay/v1/...`. Guards sharing one Storage need distinct ones.
+   */
+  readonly namespace?: string;
+}
+
+export interface ReplayStats {
+  readonly duplicates: number;
+  readonly replays: number;
+  readonly tooOld: number;
+  readonly fromFuture: number;
+  readonly accepted: number;
+}
+
+export const DEFAULT_MAX_AGE_MS = 5 * 60_000;
+export const DEFAULT_CLOCK_SKEW_MS = 30_000;
+export const DEFAULT_MAX_STREAMS = 10_000;
+
+const OK: ReplayVerdict = Object.freeze({ ok: true });
+const PRELOAD_BATCH = 32;
+const noop = (): void => {};
+
+interface Stream {
+  readonly window: ReplayWindow;
+  /** Bumped by every accepted sequence number. */
+  version: number;
+  /** Highest version known to be durable. */
+  savedVersion: number;
+  /** The write in flight, if any. */
+  writing: Promise<void> | undefined;
+  /** accept() calls working on this stream; it is not evicted while > 0. */
+  busy: number;
+  /** Newest timestamp accepted, or undefined once an accept() came without one (memory-only floors). */
+  maxTimestamp: number | undefined;
+  /** Memory-only: timestamps at or below this may replay an earlier, evicted incarnation of the stream. */
+  readonly floor: number;
+}
+
+const newStream = (window: ReplayWindow, floor = -Infinity): Stream => ({
+  window,
+  floor,
+  version: 0,
+  savedVersion: 0,
+  writing: undefined,
+  busy: 0,
+  maxTimestamp: -Infinity,
+});
+
+function assertDuration(value: unknown, label: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${label} must be a non-negative integer of milliseconds, got ${String(value)}`);
+  }
+}
+
+function assertTimestamp(value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`timestampMs must be an integer from 0 to 2^53-1, got ${String(value)}`);
+  }
+}
+
+export class ReplayGuard {
+  readonly #storage: Storage | undefined;
+  readonly #namespace: string;
+  /** Per (sender, channel) stream prefix: epochs below were forgotten (forgetEpoch) and stay refused. */
+  readonly #epochFloors = new Map<string, number>();
+  readonly #clock: Clock;
+  readonly #windowSize: number;
+  readonly #maxAgeMs: number;
+  readonly #clockSkewMs: number;
+  readonly #maxStreams: number;
+  /** Resident streams, least recently accepted first. */
+  readonly #streams = new Map<string, Stream>();
+  readonly #loading = new Map<string, Promise<void>>();
+  /** Memory-only guards: floors left by evicted streams. */
+  readonly #floor: EvictionFloor | undefined;
+  #latestNow = -Infinity;
+  readonly #counts = { duplicates: 0, replays: 0, tooOld: 0, fromFuture: 0, accepted: 0 };
+
+  private constructor(opts: ReplayGuardOptions) {
+    this.#storage = opts.storage;
+    this.#namespace = opts.namespace ?? '';
+    this.#clock = opts.clock ?? systemClock;
+    this.#windowSize = opts.windowSize ?? DEFAULT_WINDOW_SIZE;
+    this.#maxAgeMs = opts.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.#clockSkewMs = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+    this.#maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
+    this.#floor = opts.storage ? undefined : new EvictionFloor();
+  }
+
+  /**
+   * Creates a guard; with `storage`, loads up to `maxStreams` persisted windows
+   * (others load on demand in accept()). A corrupt persisted window is skipped
+   * here and makes accept() for that stream throw StorageError until removed.
+   * @throws RangeError for a bad option
+   */
+  static async open(opts: ReplayGuardOptions = {}): Promise<ReplayGuard> {
+    if (opts.clock !== undefined && typeof opts.clock !== 'function') throw new TypeError('clock must be a function');
+    if (opts.namespace !== undefined && typeof opts.namespace !== 'string') throw new TypeError('namespace must be a string');
+    if (opts.windowSize !== undefined) assertWindowSize(opts.windowSize, 'windowSize');
+    if (opts.maxAgeMs !== undefined) assertDuration(opts.maxAgeMs, 'maxAgeMs');
+    if (opts.clockSkewMs !== undefined) assertDuration(opts.clockSkewMs, 'clockSkewMs');
+    if (opts.maxStreams !== undefined && (!Number.isSafeInteger(opts.maxStreams) || opts.maxStreams < 1)) {
+      throw new RangeError(`maxStreams must be a positive integer, got ${String(opts.maxStreams)}`);
+    }
+    const guard = new ReplayGuard(opts);
+    await guard.#preload();
+    return guard;
+  }
+
+  /**
+   * Classifies a message before it is authenticated. Changes no replay state
+   * (only the counters of stats()). A stream that is not in memory but may be
+   * in storage passes the sequence test here; accept() decides.
+   * Order: sequence (DUPLICATE, REPLAY), then timestamp (FROM_FUTURE, TOO_OLD).
+   * @throws TypeError/RangeError for a malformed key, seq or timestamp (the parser should have rejected them)
+   */
+  check(key: StreamKey, seq: number, timestampMs: number): ReplayVerdict {
+    const id = streamId(key);
+    assertSeq(seq);
+    assertTimestamp(timestampMs);
+    if (key.epoch < this.epochFloor(key.sender, key.channel)) return this.#reject('REPLAY');
+    const stream = this.#streams.get(id);
+    if (stream) {
+      const verdict = stream.window.check(seq);
+      if (verdict === 'duplicate') return this.#reject('DUPLICATE');
+      if (verdict === 'replay') return this.#reject('REPLAY');
+    }
+    const now = this.#now();
+    if (timestampMs > now + this.#clockSkewMs) return this.#reject('FROM_FUTURE');
+    if (timestampMs < now - this.#maxAgeMs) return this.#reject('TOO_OLD');
+    if (timestampMs <= (stream ? stream.floor : this.#floorOf(id))) return this.#reject('REPLAY');
+    return OK;
+  }
+
+  /**
+   * Records `seq` as accepted, after the message authenticated, and (with
+   * storage) resolves once that is durable. Deliver only after it resolves.
+   * Pass the message's `timestampMs` too: a memory-only guard uses it for
+   * streams it had to evict (without it, an evicted stream's messages are
+   * refused until clockSkewMs after the eviction, and a copy racing the
+   * eviction cannot be recognised).
+   * @throws SecurityError DUPLICATE/REPLAY if `seq` is no longer fresh; StorageError if loading or persisting failed.
+   *   Either way, drop the message. (After a failed write the number stays marked in memory: fail closed.)
+   */
+  async accept(key: StreamKey, seq: number, timestampMs?: number): Promise<void> {
+    const id = streamId(key);
+    assertSeq(seq);
+    if (timestampMs !== undefined) assertTimestamp(timestampMs);
+    if (key.epoch < this.epochFloor(key.sender, key.channel)) {
+      throw new SecurityError('REPLAY', { sender: key.sender, detail: `epoch ${key.epoch} was retired (its replay state is gone)` });
+    }
+    for (;;) {
+      let stream = this.#streams.get(id);
+      if (!stream && this.#storage) {
+        await this.#load(id);
+        continue; // it may have been evicted again before this continuation ran
+      }
+      const floor = stream ? stream.floor : this.#floorOf(id);
+      if (timestampMs !== undefined && timestampMs <= floor) {
+        this.#reject('REPLAY');
+        throw new SecurityError('REPLAY', { sender: key.sender, detail: `${id} was evicted after this message's time` });
+      }
+      if (!stream) {
+        stream = newStream(new ReplayWindow(this.#windowSize), floor);
+        this.#streams.set(id, stream);
+      }
+      const verdict = stream.window.check(seq);
+      if (verdict !== 'fresh') {
+        const code = verdict === 'duplicate' ? 'DUPLICATE' : 'REPLAY';
+        this.#reject(code);
+        throw new SecurityError(code, {
+          sender: key.sender,
+          detail: `sequence number ${seq} of ${id} ${verdict === 'duplicate' ? 'was already accepted' : 'is below the replay window'}`,
+        });
+      }
+      stream.window.accept(seq);
+      stream.version++;
+      if (timestampMs === undefined) stream.maxTimestamp = undefined;
+      else if (stream.maxTimestamp !== undefined && timestampMs > stream.maxTimestamp) stream.maxTimestamp = timestampMs;
+      this.#streams.delete(id); // most recently used goes last
+      this.#streams.set(id, stream);
+      stream.busy++;
+      try {
+        this.#evict();
+        if (this.#storage) await this.#persist(id, stream, stream.version);
+      } finally {
+        stream.busy--;
+      }
+      this.#counts.accepted++;
+      return;
+    }
+  }
+
+  /**
+   * Loads a stream's persisted window into memory (no-op if resident or
+   * memory-only), so that check() is exact for it. Optional.
+   */
+  async preload(key: StreamKey): Promise<void> {
+    const id = streamId(key);
+    if (this.#storage && !this.#streams.has(id)) await this.#load(id);
+  }
+
+  /**
+   * Drops the state of every epoch < `epochBelow` of (sender, channel), in
+   * memory and in storage. The protocol must already reject those epochs
+   * (their keys are gone: UNKNOWN_EPOCH / STALE_EPOCH); the guard no longer can.
+   */
+  async forgetEpoch(sender: string, channel: string, epochBelow: number): Promise<void> {
+    const prefix = streamPrefix(sender, channel);
+    assertEpoch(epochBelow, 'epochBelow');
+    // The windows below go away, so the epochs below must never be accepted
+    // again: a durable floor says so, even after a restart (a late grant for a
+    // forgotten epoch would otherwise reopen it to replays).
+    if (epochBelow > (this.#epochFloors.get(prefix) ?? 0)) {
+      this.#epochFloors.set(prefix, epochBelow);
+      await this.#storage?.set(this.#namespace + FLOOR_PREFIX + prefix.slice(STREAM_PREFIX.length), encodeFloor(epochBelow));
+    }
+    const old = (id: string): boolean => {
+      const epoch = epochOf(id, prefix);
+      return epoch !== undefined && epoch < epochBelow;
+    };
+    for (const [id, stream] of [...this.#streams]) {
+      if (!id.startsWith(prefix) || !old(id)) continue;
+      this.#streams.delete(id);
+      // Let writes in flight land first, so deleting below is final.
+      while (stream.busy > 0 || stream.writing) await (stream.writing ?? Promise.resolve()).catch(noop);
+    }
+    if (!this.#storage) return;
+    const ns = this.#namespace;
+    for (const storageKey of await this.#storage.keys(ns + prefix)) {
+      if (old(storageKey.slice(ns.length))) await this.#storage.delete(storageKey);
+    }
+  }
+
+  /** The lowest epoch of (sender, channel) that may still be accepted: windows below it were forgotten. */
+  epochFloor(sender: string, channel: string): number {
+    return this.#epochFloors.get(streamPrefix(sender, channel)) ?? 0;
+  }
+
+  /** Counters since open(): rejections by reason, and accepted messages. */
+  stats(): ReplayStats {
+    return { ...this.#counts };
+  }
+
+  /** Streams currently in memory. */
+  get residentStreams(): number {
+    return this.#streams.size;
+  }
+
+  #reject(code: ReplayCode): ReplayVerdict {
+    if (code === 'DUPLICATE') this.#counts.duplicates++;
+    else if (code === 'REPLAY') this.#counts.replays++;
+    else if (code === 'TOO_OLD') this.#counts.tooOld++;
+    else this.#counts.fromFuture++;
+    return { ok: false, code };
+  }
+
+  #floorOf(id: string): number {
+    return this.#floor ? this.#floor.get(id) : -Infinity;
+  }
+
+  #now(): number {
+    const now = this.#clock();
+    if (typeof now !== 'number' || !Number.isFinite(now)) throw new RangeError(`clock returned ${String(now)}`);
+    if (now > this.#latestNow) this.#latestNow = now;
+    return now;
+  }
+
+  async #preload(): Promise<void> {
+    const storage = this.#storage;
+    if (!storage) return;
+    const ns = this.#namespace;
+    for (const key of await storage.keys(ns + FLOOR_PREFIX)) {
+      const value = await storage.get(key);
+      const floor = value === undefined ? undefined : decodeFloor(value);
+      if (floor === undefined) throw new StorageError('CORRUPT', `replay guard: ${key} is not an epoch floor`);
+      this.#epochFloors.set(STREAM_PREFIX + key.slice((ns + FLOOR_PREFIX).length), floor);
+    }
+    const ids = (await storage.keys(ns + STREAM_PREFIX)).slice(0, this.#maxStreams).map((k) => k.slice(ns.length));
+    for (let i = 0; i < ids.length; i += PRELOAD_BATCH) {
+      await Promise.all(
+        ids.slice(i, i + PRELOAD_BATCH).map(async (id) => {
+          try {
+            await this.#load(id);
+          } catch (err) {
+            if (!(err instanceof StorageError)) throw err;
+            // Corrupt: leave it out; accept() for this stream will report it.
+          }
+        }),
+      );
+    }
+  }
+
+  /** Makes `id` resident from storage (deduplicating concurrent loads). */
+  #load(id: string): Promise<void> {
+    let pending = this.#loading.get(id);
+    if (!pending) {
+      pending = this.#loadOnce(id).finally(() => this.#loading.delete(id));
+      this.#loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  async #loadOnce(id: string): Promise<void> {
+    const bytes = await this.#storage!.get(this.#namespace + id);
+    if (this.#streams.has(id)) return;
+    let window: ReplayWindow;
+    try {
+      window = bytes ? ReplayWindow.deserialize(bytes, this.#windowSize) : new ReplayWindow(this.#windowSize);
+    } catch (err) {
+      throw new StorageError('CORRUPT', `replay state ${id} is unreadable; delete it to accept this stream again`, {
+        cause: err,
+      });
+    }
+    this.#streams.set(id, newStream(window));
+    this.#evict();
+  }
+
+  /** Resolves once a version >= `target` of the stream is durable. One write in flight per stream. */
+  async #persist(id: string, stream: Stream, target: number): Promise<void> {
+    while (stream.savedVersion < target) {
+      if (stream.writing) {
+        await stream.writing.catch(noop);
+        continue;
+      }
+      const version = stream.version;
+      const write: Promise<void> = this.#storage!.set(this.#namespace + id, stream.window.serialize())
+        .then(() => {
+          if (version > stream.savedVersion) stream.savedVersion = version;
+        })
+        .finally(() => {
+          if (stream.writing === write) stream.writing = undefined;
+        });
+      stream.writing = write;
+      await write;
+    }
+  }
+
+  /** Evicts least recently accepted idle streams beyond maxStreams. */
+  #evict(): void {
+    if (this.#streams.size <= this.#maxStreams) return;
+    for (const [id, stream] of this.#streams) {
+      if (this.#streams.size <= this.#maxStreams) return;
+      if (stream.busy > 0 || stream.writing) continue;
+      this.#streams.delete(id);
+      if (this.#floor) {
+        const floor = stream.maxTimestamp ?? Math.max(this.#latestNow, this.#now()) + this.#clockSkewMs;
+        this.#floor.record(id, floor);
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// One stream of sequence numbers = (sender, channel, epoch). Its id is also
+// its storage key: "replay/v1/<sender>/<channel>/<epoch>", with '%' and '/'
+// escaped in sender and channel so the mapping is injective and a prefix
+// "replay/v1/<sender>/<channel>/" selects exactly one (sender, channel).
+
+export interface StreamKey {
+  readonly sender: string;
+  readonly channel: string;
+  readonly epoch: number;
+}
+
+export const STREAM_PREFIX = 'replay/v1/';
+
+/** Longest sender or channel accepted, in UTF-16 code units (keeps storage keys small). */
+export const MAX_NAME_LENGTH = 512;
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function assertName(value: unknown, label: string): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`${label} must be a string, got ${typeof value}`);
+  if (value.length === 0 || value.length > MAX_NAME_LENGTH) {
+    throw new RangeError(`${label} must be 1 to ${MAX_NAME_LENGTH} characters, got ${value.length}`);
+  }
+  // A lone surrogate has no UTF-8 form: two different names would share one key.
+  if (LONE_SURROGATE.test(value)) throw new RangeError(`${label} contains a lone surrogate`);
+}
+
+export function assertEpoch(epoch: unknown, label = 'epoch'): asserts epoch is number {
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0) {
+    throw new RangeError(`${label} must be an integer from 0 to 2^53-1, got ${String(epoch)}`);
+  }
+}
+
+const escapeName = (name: string): string => name.replace(/%/g, '%25').replace(/\//g, '%2F');
+
+/** The prefix shared by every epoch of (sender, channel). */
+export function streamPrefix(sender: string, channel: string): string {
+  assertName(sender, 'sender');
+  assertName(channel, 'channel');
+  return `${STREAM_PREFIX}${escapeName(sender)}/${escapeName(channel)}/`;
+}
+
+/** The stream's id and storage key; checks every field. */
+export function streamId(key: StreamKey): string {
+  if (typeof key !== 'object' || key === null) throw new TypeError('key must be { sender, channel, epoch }');
+  assertEpoch(key.epoch, 'key.epoch');
+  return `${streamPrefix(key.sender, key.channel)}${key.epoch}`;
+}
+
+/** The epoch of an id that starts with `prefix`, or undefined if the rest is not a canonical epoch. */
+export function epochOf(id: string, prefix: string): number | undefined {
+  const rest = id.slice(prefix.length);
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(rest)) return undefined;
+  const epoch = Number(rest);
+  return Number.isSafeInteger(epoch) ? epoch : undefined;
+}

@@ -1,0 +1,56 @@
+// Bounds how many operations run at once (QoS 1/2 publishes awaiting their
+// acknowledgement): brokers drop or refuse bursts beyond their receive window.
+
+export class Semaphore {
+  private waiting: (() => void)[] = [];
+  private active = 0;
+
+  constructor(private limit: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  }
+
+  /** Changes the bound (e.g. to the broker's Receive Maximum); waiters proceed if there is room. */
+  resize(limit: number): void {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    this.limit = limit;
+    this.drain();
+  }
+
+  get inUse(): number {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.active < this.limit) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    this.active--;
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.active < this.limit && this.waiting.length > 0) {
+      this.active++;
+      this.waiting.shift()!();
+    }
+  }
+
+  /** Runs `task` holding one slot. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await task();
+    } finally {
+      this.release();
+    }
+  }
+}

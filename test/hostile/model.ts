@@ -1,0 +1,865 @@
+// The expected outcome of every PUBLISH a SecureMqttClient processes, from a
+// model of its state and the check order of docs/PROTOCOL.md (and of
+// src/client/secure-client.ts's dispatch). The hostile test asks the model
+// about each packet just before the client processes it (packets are handled
+// one at a time, in arrival order), so the model's state is exactly what the
+// client has seen, and its clock is the client's.
+//
+// What the model takes from the SDK: the parsers (decodeGroup, decodeDirect,
+// decodeKeyRequest, decodeAnnouncement, decodeRevocationList,
+// decodeGrantPayload: fuzzed separately, in test/fuzz), the topic-filter
+// functions, and openDirectEnvelope to read the plaintext of genuine grants
+// (so it knows the epochs, first sequence numbers and ends a client holds).
+// What it does not take: any verdict. Signatures are not checked: a message is
+// "genuine" iff its bytes (and, for group envelopes, the topic it was sealed
+// for) are exactly what an honest party or the test's own signer produced;
+// everything else is a forgery. Order of checks, replay windows, epochs,
+// grace, held messages, retained sessions, nonces, trust state and
+// anti-rollback are all modelled here, independently of the client's code.
+
+import { createHash } from 'node:crypto';
+import { decodeAnnouncement } from '../../src/certs/announce.js';
+import { mayPublish, maySubscribe, type Certificate, type TrustAnchor } from '../../src/certs/certificate.js';
+import { decodeRevocationList, revocationEntryFor, type RevocationList } from '../../src/certs/revocation.js';
+import { SecurityError, type ReasonCode } from '../../src/errors.js';
+import type { Identity } from '../../src/identity/identity.js';
+import { topicMatches } from '../../src/mqtt/topic.js';
+import { filtersOverlap } from '../../src/protocol/channels.js';
+import { decodeDirect, openDirectEnvelope } from '../../src/protocol/direct.js';
+import { MAX_GRANT_PAYLOAD_BYTES, decodeGrantPayload, decodeKeyRequest, type GrantPayload } from '../../src/protocol/grant.js';
+import { decodeGroup } from '../../src/protocol/group.js';
+import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
+
+export type Outcome = 'deliver' | 'duplicate' | 'none' | 'held' | 'await' | ReasonCode;
+
+/** What one packet changes in a client's stats(): deliveries, silent duplicates, reported rejections. */
+export interface Delta {
+  delivered: number;
+  duplicates: number;
+  rejected: Partial<Record<ReasonCode, number>>;
+}
+
+export interface Prediction {
+  /** What this packet itself comes to. */
+  readonly outcome: Outcome;
+  /** Everything it changes in stats() (held messages released by a grant included). */
+  readonly delta: Delta;
+  /** Another outcome that is also right (a time check within a few ms of its bound). */
+  readonly alternative?: Outcome;
+}
+
+export const emptyDelta = (): Delta => ({ delivered: 0, duplicates: 0, rejected: {} });
+
+export function addOutcome(d: Delta, o: Outcome): Delta {
+  if (o === 'deliver') d.delivered++;
+  else if (o === 'duplicate') d.duplicates++;
+  else if (o !== 'none' && o !== 'held' && o !== 'await') d.rejected[o] = (d.rejected[o] ?? 0) + 1;
+  return d;
+}
+
+export function sameDelta(a: Delta, b: Delta): boolean {
+  if (a.delivered !== b.delivered || a.duplicates !== b.duplicates) return false;
+  const keys = new Set([...Object.keys(a.rejected), ...Object.keys(b.rejected)]) as Set<ReasonCode>;
+  for (const k of keys) if ((a.rejected[k] ?? 0) !== (b.rejected[k] ?? 0)) return false;
+  return true;
+}
+
+/** The delta of a prediction with its outcome replaced by `alt`. */
+export function alternativeDelta(d: Delta, outcome: Outcome, alt: Outcome): Delta {
+  const out: Delta = { delivered: d.delivered, duplicates: d.duplicates, rejected: { ...d.rejected } };
+  if (outcome === 'deliver') out.delivered--;
+  else if (outcome === 'duplicate') out.duplicates--;
+  else if (isRejection(outcome)) out.rejected[outcome] = (out.rejected[outcome] ?? 0) - 1;
+  return addOutcome(out, alt);
+}
+
+/** True if what the client did is what the prediction says (or its alternative, for a close call). */
+export function matches(p: Prediction, observed: Delta): boolean {
+  if (sameDelta(p.delta, observed)) return true;
+  return p.alternative !== undefined && sameDelta(alternativeDelta(p.delta, p.outcome, p.alternative), observed);
+}
+
+export function formatDelta(d: Delta): string {
+  const parts: string[] = [];
+  if (d.delivered) parts.push(`delivered ${d.delivered}`);
+  if (d.duplicates) parts.push(`duplicates ${d.duplicates}`);
+  for (const [k, v] of Object.entries(d.rejected)) if (v) parts.push(`${k} ${v}`);
+  return parts.length ? parts.join(', ') : 'nothing';
+}
+
+export const hashOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64').slice(0, 24);
+
+const REJECTION = new Set<string>([
+  'MALFORMED',
+  'UNSUPPORTED_VERSION',
+  'BAD_SIGNATURE',
+  'DECRYPT_FAILED',
+  'REPLAY',
+  'DUPLICATE',
+  'TOO_OLD',
+  'FROM_FUTURE',
+  'TOPIC_MISMATCH',
+  'UNKNOWN_SENDER',
+  'UNKNOWN_EPOCH',
+  'STALE_EPOCH',
+  'REVOKED',
+  'EXPIRED',
+  'NOT_AUTHORISED',
+  'TOO_LARGE',
+  'ROLLBACK',
+  'WRONG_RECIPIENT',
+]);
+export const isRejection = (o: string): o is ReasonCode => REJECTION.has(o);
+
+/** Thrown inside the model's checks: the first failed check's outcome. */
+class Stop {
+  constructor(readonly outcome: Outcome) {}
+}
+const stop = (o: Outcome): never => {
+  throw new Stop(o);
+};
+
+/** The code a parser throws (or MALFORMED for anything else, as the client's asSecurityError does). */
+function parseOr<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new Stop(err instanceof SecurityError ? err.code : 'MALFORMED');
+  }
+}
+
+// ------------------------------------------------------------------ world
+
+/**
+ * What is genuine: bytes produced by an honest party (seen by the proxy on
+ * the way into the broker) or by the test's own signer. A forger cannot
+ * produce these without the keys, and any change to them breaks the signature.
+ */
+export class Genuine {
+  /** Group envelopes: hash -> topics they were sealed for (the signature binds the topic). */
+  readonly #group = new Map<string, Set<string>>();
+  /** Everything else whose signature verifies (direct, grants, key requests, announcements, lists, certificates). */
+  readonly #signed = new Set<string>();
+  /** Genuine signatures over content that does not decrypt (the test's wrong-key messages). */
+  readonly #undecryptable = new Set<string>();
+  /** Grant plaintexts known without decryption (grants the test sealed itself). */
+  readonly grantPlaintext = new Map<string, GrantPayload | Stop>();
+
+  addGroup(bytes: Uint8Array, topic: string): void {
+    const h = hashOf(bytes);
+    let s = this.#group.get(h);
+    if (!s) this.#group.set(h, (s = new Set()));
+    s.add(topic);
+  }
+
+  addSigned(bytes: Uint8Array): void {
+    this.#signed.add(hashOf(bytes));
+  }
+
+  addUndecryptable(bytes: Uint8Array, topic?: string): void {
+    if (topic !== undefined) this.addGroup(bytes, topic);
+    else this.addSigned(bytes);
+    this.#undecryptable.add(hashOf(bytes));
+  }
+
+  isGroup(bytes: Uint8Array, topic: string): boolean {
+    return this.#group.get(hashOf(bytes))?.has(topic) ?? false;
+  }
+
+  isSigned(bytes: Uint8Array): boolean {
+    return this.#signed.has(hashOf(bytes));
+  }
+
+  decrypts(bytes: Uint8Array): boolean {
+    return !this.#undecryptable.has(hashOf(bytes));
+  }
+
+  get size(): number {
+    return this.#group.size + this.#signed.size;
+  }
+}
+
+export interface ModelConfig {
+  readonly identity: Identity;
+  readonly certificate: Certificate;
+  readonly anchor: TrustAnchor;
+  readonly genuine: Genuine;
+  /** Every certificate the world has (by subject, newest last): for decrypting genuine grants. */
+  readonly certificateOf: (subject: string, serial?: number) => Certificate | undefined;
+  readonly controlPrefix?: string;
+  readonly maxAgeMs?: number;
+  readonly clockSkewMs?: number;
+  readonly retainedMaxAgeMs?: number;
+  readonly graceMs?: number;
+  readonly windowSize?: number;
+  readonly maxHeldPerStream?: number;
+  /** How close to a time bound (ms) an outcome counts as either (default 25). */
+  readonly timeMarginMs?: number;
+}
+
+// ------------------------------------------------------------------ state
+
+class Window {
+  highest: number | undefined;
+  readonly accepted = new Set<number>();
+  constructor(readonly size: number) {}
+
+  check(seq: number): 'fresh' | 'duplicate' | 'replay' {
+    const h = this.highest;
+    if (h === undefined || seq > h) return 'fresh';
+    if (seq <= h - this.size) return 'replay';
+    return this.accepted.has(seq) ? 'duplicate' : 'fresh';
+  }
+
+  accept(seq: number): void {
+    this.accepted.add(seq);
+    if (this.highest === undefined || seq > this.highest) {
+      this.highest = seq;
+      if (this.accepted.size > 4 * this.size) {
+        for (const s of this.accepted) if (s <= seq - this.size) this.accepted.delete(s);
+      }
+    }
+  }
+}
+
+interface EpochState {
+  readonly firstSeq: number;
+  readonly notAfter: number;
+  readonly installedAt: number;
+  expiresAt: number;
+  readonly keyTag: string;
+}
+
+interface Held {
+  readonly bytes: Uint8Array;
+  readonly topic: string;
+  readonly retained: boolean;
+  readonly epoch: number;
+}
+
+interface StreamState {
+  readonly sender: string;
+  readonly channel: string;
+  readonly senderKeyEpoch: number;
+  latest: number;
+  /** Epochs below this are over for good (a newer epoch's grace period ended). */
+  floor: number;
+  readonly epochs: Map<number, EpochState>;
+  held: Held[];
+}
+
+interface Need {
+  epoch: number;
+  readonly senderKeyEpoch: number;
+}
+
+interface Awaiting {
+  readonly topic: string;
+  readonly bytes: Uint8Array;
+  readonly retained: boolean;
+  readonly since: number;
+}
+
+const AWAIT = { maxTotal: 2_000, maxPerSender: 500, waitMs: 30_000 };
+
+/** The model of one identity's client (its durable parts survive restart()). */
+export class ClientModel {
+  readonly id: string;
+  readonly cfg: Required<Omit<ModelConfig, 'identity' | 'certificate' | 'anchor' | 'genuine' | 'certificateOf'>> & ModelConfig;
+  #ownCert: Certificate;
+  // Durable (storage): trust store, revocation list, replay windows.
+  readonly #trust = new Map<string, Certificate>();
+  #list: RevocationList | undefined;
+  readonly #windows = new Map<string, Window>();
+  // Volatile (the KeyManager's and client's memory).
+  #streams = new Map<string, StreamState>();
+  #needed = new Map<string, Need>();
+  #retainedSeen = new Set<string>();
+  #nonces = new Map<string, number>();
+  #awaiting = new Map<string, Awaiting[]>();
+  #awaitingCount = 0;
+  /** Awaiting messages that expired (the client reports them from its maintenance timer). */
+  expiredAwaiting = 0;
+  /** Awaiting messages that may or may not have been reported before the client was ended. */
+  uncertainExpired = 0;
+  /** Packets whose outcome depended on a time check too close to call (both outcomes accepted). */
+  closeCalls = 0;
+
+  constructor(config: ModelConfig) {
+    this.cfg = {
+      controlPrefix: 'pqc-iiot/v1',
+      maxAgeMs: 5 * 60_000,
+      clockSkewMs: 30_000,
+      retainedMaxAgeMs: 24 * 60 * 60_000,
+      graceMs: 30_000,
+      windowSize: 1024,
+      maxHeldPerStream: 1_000,
+      timeMarginMs: 25,
+      ...config,
+    };
+    this.id = config.identity.id;
+    this.#ownCert = config.certificate;
+    this.#trust.set(this.id, config.certificate);
+  }
+
+  /** A certificate the client was given in advance (options.certificates). */
+  preload(cert: Certificate): void {
+    this.#trust.set(cert.subject, cert);
+  }
+
+  /**
+   * The client was ended (at `endedAt`) and a new one started on the same
+   * storage: memory is gone, storage stays. Messages that waited for their
+   * sender's certificate for longer than the wait were reported by the old
+   * client's timer (which runs every second: those within a second of the
+   * limit may or may not have been).
+   */
+  restart(endedAt: number = Date.now()): void {
+    for (const list of this.#awaiting.values()) {
+      for (const m of list) {
+        const age = endedAt - m.since;
+        if (age >= AWAIT.waitMs + 1_100) this.expiredAwaiting++;
+        else if (age >= AWAIT.waitMs) this.uncertainExpired++;
+      }
+    }
+    this.#streams = new Map();
+    this.#needed = new Map<string, Need>();
+    this.#retainedSeen = new Set();
+    this.#nonces = new Map();
+    this.#awaiting = new Map();
+    this.#awaitingCount = 0;
+  }
+
+  /** A (re)connection: a new MQTT session starts a new retained session. */
+  onConnect(sessionPresent: boolean): void {
+    if (!sessionPresent) this.#retainedSeen = new Set();
+  }
+
+  /** Messages waiting for their sender's certificate. */
+  get awaiting(): number {
+    return this.#awaitingCount;
+  }
+
+  /** Epochs held for (sender, channel). */
+  epochsOf(sender: string, channel: string): number[] {
+    return [...(this.#streams.get(`${sender}\n${channel}`)?.epochs.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  /** Keys still needed (held messages waiting for a grant). */
+  get needsKeys(): number {
+    return this.#needed.size;
+  }
+
+  /** Awaiting messages older than the wait at `now` move to expiredAwaiting (the client's timer does the same). */
+  expireAwaiting(now: number): void {
+    for (const [sender, list] of [...this.#awaiting]) {
+      const kept = list.filter((m) => m.since > now - AWAIT.waitMs);
+      const gone = list.length - kept.length;
+      if (gone === 0) continue;
+      this.expiredAwaiting += gone;
+      this.#awaitingCount -= gone;
+      if (kept.length) this.#awaiting.set(sender, kept);
+      else this.#awaiting.delete(sender);
+    }
+  }
+
+  /**
+   * The outcome of the client processing a PUBLISH of `payload` on `topic`
+   * now, and the state afterwards (the model moves on as the client will).
+   */
+  async predict(topic: string, payload: Uint8Array, retained: boolean, nowFn: () => number = Date.now): Promise<Prediction> {
+    const delta = emptyDelta();
+    const close = { hit: false, alternative: undefined as Outcome | undefined };
+    // Grants need their plaintext before the clock is read (decryption is async).
+    const control = this.#parseControl(topic);
+    if (control !== undefined && control !== 'reserved' && control.kind === 'grant' && control.subject === this.id) await this.#grantPlaintext(payload);
+    const now = nowFn();
+    // The client's maintain() (every second) wipes epochs whose grace period is over.
+    for (const st of [...this.#streams.values()]) this.#purge(st, now);
+    let outcome: Outcome;
+    try {
+      outcome = this.#inbound(topic, payload, retained, now, delta, close);
+    } catch (err) {
+      if (!(err instanceof Stop)) throw err;
+      outcome = err.outcome;
+    }
+    outcome = this.#report(outcome, topic, payload, retained, now);
+    addOutcome(delta, outcome);
+    if (close.hit) this.closeCalls++;
+    return close.hit && close.alternative !== undefined ? { outcome, delta, alternative: close.alternative } : { outcome, delta };
+  }
+
+  // -------------------------------------------------------------- dispatch
+
+  #parseControl(topic: string): { kind: 'cert' | 'crl' | 'grant' | 'key-request'; subject?: string } | 'reserved' | undefined {
+    const prefix = this.cfg.controlPrefix;
+    if (!(topic === prefix || topic.startsWith(prefix + '/'))) return undefined;
+    if (topic === `${prefix}/crl`) return { kind: 'crl' };
+    const rest = topic.slice(prefix.length + 1);
+    const slash = rest.indexOf('/');
+    if (slash < 0) return 'reserved';
+    const kind = rest.slice(0, slash);
+    const subject = rest.slice(slash + 1);
+    if (subject.length === 0 || subject.includes('/')) return 'reserved';
+    if (kind === 'certs') return { kind: 'cert', subject };
+    if (kind === 'grants') return { kind: 'grant', subject };
+    if (kind === 'key-requests') return { kind: 'key-request', subject };
+    return 'reserved';
+  }
+
+  #inbound(topic: string, payload: Uint8Array, retained: boolean, now: number, delta: Delta, close: { hit: boolean; alternative: Outcome | undefined }): Outcome {
+    const control = this.#parseControl(topic);
+    if (control === 'reserved') return 'none';
+    if (control) {
+      switch (control.kind) {
+        case 'cert':
+          return this.#announcement(control.subject!, payload, now, delta, close);
+        case 'crl':
+          return this.#revocationList(payload);
+        case 'grant':
+          if (control.subject !== this.id) return 'none';
+          return this.#grant(topic, payload, now, delta, close);
+        case 'key-request':
+          if (control.subject !== this.id) return 'none';
+          return this.#keyRequest(payload, now, close);
+      }
+    }
+    return this.#application(topic, payload, retained, now, close);
+  }
+
+  /** What the client does with a failure: DUPLICATE is silent, UNKNOWN_SENDER of an envelope waits, UNKNOWN_EPOCH is silent while keys are needed. */
+  #report(outcome: Outcome, topic: string, payload: Uint8Array, retained: boolean, now: number): Outcome {
+    if (outcome === 'DUPLICATE') return 'duplicate';
+    if (outcome === 'UNKNOWN_SENDER') {
+      const sender = this.#claimedSender(payload);
+      if (sender !== undefined && this.#awaitingCount < AWAIT.maxTotal) {
+        const list = this.#awaiting.get(sender) ?? [];
+        if (list.length < AWAIT.maxPerSender) {
+          list.push({ topic, bytes: payload.slice(), retained, since: now });
+          this.#awaiting.set(sender, list);
+          this.#awaitingCount++;
+          return 'await';
+        }
+      }
+      return 'UNKNOWN_SENDER';
+    }
+    if (outcome === 'UNKNOWN_EPOCH' && this.#needed.size > 0) return 'none';
+    return outcome;
+  }
+
+  #claimedSender(payload: Uint8Array): string | undefined {
+    try {
+      if (payload[0] === ENVELOPE_TYPE.group) return decodeGroup(payload).sender;
+      if (payload[0] === ENVELOPE_TYPE.direct) return decodeDirect(payload, ENVELOPE_TYPE.direct).sender;
+      if (payload[0] === ENVELOPE_TYPE.grant) return decodeDirect(payload, ENVELOPE_TYPE.grant).sender;
+      if (payload[0] === ENVELOPE_TYPE.keyRequest) return decodeKeyRequest(payload).subscriber;
+    } catch {
+      // not an envelope
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- trust
+
+  /** TrustStore.get: UNKNOWN_SENDER, REVOKED, EXPIRED. */
+  #certOf(subject: string, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Certificate {
+    const cert = this.#trust.get(subject);
+    if (!cert) return stop('UNKNOWN_SENDER');
+    if (this.#list && revocationEntryFor(this.#list, cert)) return stop('REVOKED');
+    this.#near(now, cert.notBefore, close, 'EXPIRED');
+    this.#near(now, cert.notAfter, close, 'EXPIRED');
+    if (now < cert.notBefore || now > cert.notAfter) return stop('EXPIRED');
+    return cert;
+  }
+
+  /** Marks a time comparison within the margin as a close call. */
+  #near(a: number, b: number, close: { hit: boolean; alternative: Outcome | undefined }, alt: Outcome): void {
+    if (Math.abs(a - b) <= this.cfg.timeMarginMs) {
+      close.hit = true;
+      close.alternative ??= alt;
+    }
+  }
+
+  #announcement(subject: string, payload: Uint8Array, now: number, delta: Delta, close: { hit: boolean; alternative: Outcome | undefined }): Outcome {
+    if (payload.length === 0) return 'none';
+    const a = parseOr(() => decodeAnnouncement(payload));
+    const c = a.certificate;
+    // store.check: certificate signature (issuer, suite, CA signature), validity, revocation, rollback.
+    if (c.issuer !== this.cfg.anchor.id || c.signatureSuite !== this.cfg.anchor.suite) return stop('BAD_SIGNATURE');
+    if (!this.cfg.genuine.isSigned(c.bytes)) return stop('BAD_SIGNATURE');
+    this.#near(now, c.notBefore, close, 'EXPIRED');
+    this.#near(now, c.notAfter, close, 'EXPIRED');
+    if (now < c.notBefore || now > c.notAfter) return stop('EXPIRED');
+    if (this.#list && revocationEntryFor(this.#list, c)) return stop('REVOKED');
+    const known = this.#trust.get(c.subject);
+    if (known) {
+      if (c.keyEpoch < known.keyEpoch) return stop('ROLLBACK');
+      if (c.keyEpoch === known.keyEpoch) {
+        if (c.serial < known.serial) return stop('ROLLBACK');
+        if (c.serial === known.serial && hashOf(c.bytes) !== hashOf(known.bytes)) return stop('ROLLBACK');
+      }
+    }
+    // The subject's own signature over the announcement.
+    if (!this.cfg.genuine.isSigned(payload)) return stop('BAD_SIGNATURE');
+    const skew = 5 * 60_000;
+    this.#near(a.timestamp, now + skew, close, 'FROM_FUTURE');
+    if (a.timestamp > now + skew) return stop('FROM_FUTURE');
+    this.#trust.set(c.subject, known && hashOf(known.bytes) === hashOf(c.bytes) ? known : c);
+    if (c.subject !== subject) return stop('TOPIC_MISMATCH');
+    // Messages that waited for this certificate are opened now.
+    const waiting = this.#awaiting.get(c.subject);
+    if (waiting) {
+      this.#awaiting.delete(c.subject);
+      this.#awaitingCount -= waiting.length;
+      for (const m of waiting) {
+        let o: Outcome;
+        try {
+          o = this.#inbound(m.topic, m.bytes, m.retained, now, delta, close);
+        } catch (err) {
+          if (!(err instanceof Stop)) throw err;
+          o = err.outcome;
+        }
+        addOutcome(delta, this.#report(o, m.topic, m.bytes, m.retained, now));
+      }
+    }
+    return 'none';
+  }
+
+  #revocationList(payload: Uint8Array): Outcome {
+    if (payload.length === 0) return 'none';
+    const l = parseOr(() => decodeRevocationList(payload));
+    if (l.issuer !== this.cfg.anchor.id || l.signatureSuite !== this.cfg.anchor.suite) return stop('BAD_SIGNATURE');
+    if (!this.cfg.genuine.isSigned(payload)) return stop('BAD_SIGNATURE');
+    const current = this.#list;
+    if (current) {
+      if (l.number < current.number) return stop('ROLLBACK');
+      if (l.number === current.number) {
+        if (hashOf(l.bytes) === hashOf(current.bytes)) return 'none';
+        return stop('ROLLBACK');
+      }
+    }
+    const newly = [...this.#trust.values()].filter((c) => revocationEntryFor(l, c) && !(current && revocationEntryFor(current, c))).map((c) => c.subject);
+    this.#list = l;
+    // KeyManager.handleRevoked: keys held from a revoked publisher are dropped.
+    for (const s of [...this.#streams.values()]) if (newly.includes(s.sender)) this.#dropStream(s);
+    return 'none';
+  }
+
+  // ----------------------------------------------------------- application
+
+  #application(topic: string, payload: Uint8Array, retained: boolean, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome {
+    if (payload.length === 0) return stop('MALFORMED');
+    const type = payload[0];
+    if (type === ENVELOPE_TYPE.group) return this.#group(topic, payload, retained, now, close, false);
+    if (type === ENVELOPE_TYPE.direct) return this.#direct(topic, payload, now, close);
+    return stop('MALFORMED');
+  }
+
+  #topicArg(topic: string): void {
+    // checkTopicArg: a received topic longer than 1,024 UTF-8 bytes is a RangeError, reported as MALFORMED.
+    if (Buffer.byteLength(topic, 'utf8') > 1024) stop('MALFORMED');
+  }
+
+  #window(id: string): Window {
+    let w = this.#windows.get(id);
+    if (!w) this.#windows.set(id, (w = new Window(this.cfg.windowSize)));
+    return w;
+  }
+
+  /** ReplayGuard.check (live): sequence first, then time. */
+  #liveCheck(id: string, seq: number, ts: number, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome | undefined {
+    const w = this.#windows.get(id);
+    if (w) {
+      const v = w.check(seq);
+      if (v === 'duplicate') return 'DUPLICATE';
+      if (v === 'replay') return 'REPLAY';
+    }
+    this.#near(ts, now + this.cfg.clockSkewMs, close, 'FROM_FUTURE');
+    if (ts > now + this.cfg.clockSkewMs) return 'FROM_FUTURE';
+    this.#near(ts, now - this.cfg.maxAgeMs, close, 'TOO_OLD');
+    if (ts < now - this.cfg.maxAgeMs) return 'TOO_OLD';
+    return undefined;
+  }
+
+  /** RetainedSession.check: the live window's sequence verdict, the retained time policy, once per session. */
+  #retainedCheck(id: string, seq: number, ts: number, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome | undefined {
+    const w = this.#windows.get(id);
+    if (w) {
+      const v = w.check(seq);
+      if (v === 'duplicate') return 'DUPLICATE';
+      if (v === 'replay') return 'REPLAY';
+    }
+    this.#near(ts, now + this.cfg.clockSkewMs, close, 'FROM_FUTURE');
+    if (ts > now + this.cfg.clockSkewMs) return 'FROM_FUTURE';
+    this.#near(ts, now - this.cfg.retainedMaxAgeMs, close, 'TOO_OLD');
+    if (ts < now - this.cfg.retainedMaxAgeMs) return 'TOO_OLD';
+    if (this.#retainedSeen.has(`${id}#${seq}`)) return 'DUPLICATE';
+    return undefined;
+  }
+
+  #groupCheck(id: string, seq: number, ts: number, retained: boolean, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome | undefined {
+    if (retained) return this.#retainedCheck(id, seq, ts, now, close);
+    if (this.#retainedSeen.has(`${id}#${seq}`)) return 'DUPLICATE';
+    return this.#liveCheck(id, seq, ts, now, close);
+  }
+
+  #group(topic: string, payload: Uint8Array, retained: boolean, now: number, close: { hit: boolean; alternative: Outcome | undefined }, releasing: boolean): Outcome {
+    this.#topicArg(topic);
+    const f = parseOr(() => decodeGroup(payload));
+    if (!topicMatches(f.channel, topic)) return stop('TOPIC_MISMATCH');
+    const cert = this.#certOf(f.sender, now, close);
+    if (!cert.publish.includes(f.channel) || !mayPublish(cert, topic)) return stop('NOT_AUTHORISED');
+    const id = `${f.sender}\n${'g' + cert.keyEpoch}:${f.channel}\n${f.epoch}`;
+    const genuine = this.cfg.genuine.isGroup(payload, topic);
+    // The epoch lookup.
+    const key = `${f.sender}\n${f.channel}`;
+    const s = this.#streams.get(key);
+    let lookup: Outcome | undefined;
+    if (!s || s.senderKeyEpoch < cert.keyEpoch) lookup = 'UNKNOWN_EPOCH';
+    else if (s.senderKeyEpoch > cert.keyEpoch) lookup = 'STALE_EPOCH';
+    else {
+      const e = s.epochs.get(f.epoch);
+      if (!e) {
+        const end = this.#graceEnd(s, f.epoch);
+        this.#near(now, end, close, 'STALE_EPOCH');
+        lookup = now <= end ? 'UNKNOWN_EPOCH' : 'STALE_EPOCH';
+      } else {
+        this.#near(now, e.expiresAt, close, 'STALE_EPOCH');
+        this.#near(now, e.notAfter + this.cfg.graceMs, close, 'STALE_EPOCH');
+        if (now > e.expiresAt || now > e.notAfter + this.cfg.graceMs) {
+          this.#purge(s, now);
+          lookup = 'STALE_EPOCH';
+        } else if (f.seq < e.firstSeq) lookup = 'REPLAY';
+        else if (f.timestamp > e.notAfter) lookup = 'STALE_EPOCH';
+      }
+    }
+    if (lookup !== undefined) {
+      if (lookup === 'UNKNOWN_EPOCH') {
+        const verdict = this.#groupCheck(id, f.seq, f.timestamp, retained, now, close);
+        // A copy of a message already accepted is a DUPLICATE with or without the key (tampered: BAD_SIGNATURE).
+        if (verdict === 'DUPLICATE') return stop(genuine ? 'DUPLICATE' : 'BAD_SIGNATURE');
+        if (verdict === undefined && genuine) {
+          this.#hold(cert.keyEpoch, f.sender, f.channel, f.epoch, { bytes: payload.slice(), topic, retained, epoch: f.epoch });
+          return releasing ? stop('UNKNOWN_EPOCH') : 'held';
+        }
+      }
+      return stop(lookup);
+    }
+    const replay = this.#groupCheck(id, f.seq, f.timestamp, retained, now, close);
+    if (replay !== undefined) {
+      if (replay === 'DUPLICATE' && !genuine) return stop('BAD_SIGNATURE');
+      return stop(replay);
+    }
+    if (!genuine) return stop('BAD_SIGNATURE');
+    if (!this.cfg.genuine.decrypts(payload)) return stop('DECRYPT_FAILED');
+    if (retained) this.#retainedSeen.add(`${id}#${f.seq}`);
+    else this.#window(id).accept(f.seq);
+    return 'deliver';
+  }
+
+  #hold(senderKeyEpoch: number, sender: string, channel: string, epoch: number, h: Held): void {
+    const key = `${sender}\n${channel}`;
+    let s = this.#streams.get(key);
+    if (!s || s.senderKeyEpoch < senderKeyEpoch) {
+      if (s) this.#dropStream(s);
+      s = { sender, channel, senderKeyEpoch, latest: 0, floor: 0, epochs: new Map(), held: [] };
+      this.#streams.set(key, s);
+    }
+    s.held.push(h);
+    if (s.held.length > this.cfg.maxHeldPerStream) s.held.shift();
+    const n = this.#needed.get(key);
+    this.#needed.set(key, { epoch: Math.max(epoch, n && n.senderKeyEpoch === senderKeyEpoch ? n.epoch : 0), senderKeyEpoch });
+  }
+
+  #dropStream(s: StreamState): void {
+    this.#streams.delete(`${s.sender}\n${s.channel}`);
+    this.#needed.delete(`${s.sender}\n${s.channel}`);
+  }
+
+  /** Until when the key of `epoch`, not held, may still be installed (KeyManager.#graceEnd). */
+  #graceEnd(s: StreamState, epoch: number): number {
+    if (epoch > s.latest) return Infinity;
+    if (epoch < s.floor) return -Infinity;
+    let superseded = Infinity;
+    for (const [n, e] of s.epochs) if (n > epoch && e.installedAt < superseded) superseded = e.installedAt;
+    return superseded === Infinity ? -Infinity : superseded + this.cfg.graceMs;
+  }
+
+  /** Held messages that can no longer be opened are dropped; the need ends when nothing waits. */
+  #settleHeld(s: StreamState, now: number): void {
+    s.held = s.held.filter((h) => !s.epochs.has(h.epoch) && now <= this.#graceEnd(s, h.epoch));
+    const key = `${s.sender}\n${s.channel}`;
+    const n = this.#needed.get(key);
+    if (!n || n.senderKeyEpoch > s.senderKeyEpoch) return;
+    if (n.senderKeyEpoch < s.senderKeyEpoch || (s.held.length === 0 && n.epoch <= s.latest)) this.#needed.delete(key);
+    else if (s.held.length > 0) n.epoch = Math.max(...s.held.map((h) => h.epoch));
+  }
+
+  #purge(s: StreamState, now: number): void {
+    let below = 0;
+    for (const [epoch, e] of [...s.epochs]) {
+      if (now > e.expiresAt || now > e.notAfter + this.cfg.graceMs) {
+        s.epochs.delete(epoch);
+        below = Math.max(below, epoch + 1);
+      }
+    }
+    s.floor = Math.max(s.floor, below);
+    this.#settleHeld(s, now);
+  }
+
+  #direct(topic: string, payload: Uint8Array, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome {
+    this.#topicArg(topic);
+    const f = parseOr(() => decodeDirect(payload, ENVELOPE_TYPE.direct));
+    if (f.recipient !== this.id || f.recipientKeyEpoch !== this.#ownCert.keyEpoch) return stop('WRONG_RECIPIENT');
+    if (f.topic !== topic) return stop('TOPIC_MISMATCH');
+    const cert = this.#certOf(f.sender, now, close);
+    if (!mayPublish(cert, f.topic)) return stop('NOT_AUTHORISED');
+    const id = `${f.sender}\nd${cert.keyEpoch}\n0`;
+    const genuine = this.cfg.genuine.isSigned(payload);
+    const replay = this.#liveCheck(id, f.seq, f.timestamp, now, close);
+    if (replay !== undefined) {
+      if (replay === 'DUPLICATE' && !genuine) return stop('BAD_SIGNATURE');
+      return stop(replay);
+    }
+    if (!genuine) return stop('BAD_SIGNATURE');
+    if (!this.cfg.genuine.decrypts(payload)) return stop('DECRYPT_FAILED');
+    this.#window(id).accept(f.seq);
+    return 'deliver';
+  }
+
+  // ---------------------------------------------------------------- grants
+
+  async #grantPlaintext(payload: Uint8Array): Promise<void> {
+    const g = this.cfg.genuine;
+    const h = hashOf(payload);
+    if (g.grantPlaintext.has(h) || !g.isSigned(payload)) return;
+    let f;
+    try {
+      f = decodeDirect(payload, ENVELOPE_TYPE.grant, MAX_GRANT_PAYLOAD_BYTES);
+    } catch {
+      return;
+    }
+    const sender = this.cfg.certificateOf(f.sender);
+    if (!sender) return;
+    try {
+      const { inspected } = await openDirectEnvelope(
+        payload,
+        ENVELOPE_TYPE.grant,
+        {
+          recipient: this.cfg.identity,
+          receivedTopic: f.topic,
+          trust: { get: () => sender },
+          now: f.timestamp,
+          replay: { check: () => ({ ok: true }), accept: async () => undefined },
+          maxPayloadBytes: MAX_GRANT_PAYLOAD_BYTES,
+        },
+        (plaintext) => {
+          try {
+            return decodeGrantPayload(plaintext.slice());
+          } catch (err) {
+            return new Stop(err instanceof SecurityError ? err.code : 'MALFORMED');
+          }
+        },
+      );
+      g.grantPlaintext.set(h, inspected);
+    } catch {
+      // Not for us (another recipient's grant): the model never needs its plaintext.
+    }
+  }
+
+  #grant(topic: string, payload: Uint8Array, now: number, delta: Delta, close: { hit: boolean; alternative: Outcome | undefined }): Outcome {
+    this.#topicArg(topic);
+    const f = parseOr(() => decodeDirect(payload, ENVELOPE_TYPE.grant, MAX_GRANT_PAYLOAD_BYTES));
+    if (f.recipient !== this.id || f.recipientKeyEpoch !== this.#ownCert.keyEpoch) return stop('WRONG_RECIPIENT');
+    if (f.topic !== topic) return stop('TOPIC_MISMATCH');
+    const cert = this.#certOf(f.sender, now, close);
+    const id = `${f.sender}\nd${cert.keyEpoch}\n0`;
+    const genuine = this.cfg.genuine.isSigned(payload);
+    const replay = this.#liveCheck(id, f.seq, f.timestamp, now, close);
+    if (replay !== undefined) {
+      if (replay === 'DUPLICATE' && !genuine) return stop('BAD_SIGNATURE');
+      return stop(replay);
+    }
+    if (!genuine) return stop('BAD_SIGNATURE');
+    if (!this.cfg.genuine.decrypts(payload)) return stop('DECRYPT_FAILED');
+    const g = this.cfg.genuine.grantPlaintext.get(hashOf(payload));
+    if (g === undefined) throw new Error(`model: no plaintext for a genuine grant to ${this.id} from ${f.sender}`);
+    if (g instanceof Stop) return stop(g.outcome);
+    if (!cert.publish.includes(g.channel)) return stop('NOT_AUTHORISED');
+    this.#near(g.notAfter + this.cfg.graceMs, now, close, 'STALE_EPOCH');
+    if (g.notAfter + this.cfg.graceMs < now) return stop('STALE_EPOCH');
+    const key = `${cert.subject}\n${g.channel}`;
+    const s = this.#streams.get(key);
+    const held = s && s.senderKeyEpoch === cert.keyEpoch ? s.epochs.get(g.epoch) : undefined;
+    if (s && s.senderKeyEpoch > cert.keyEpoch) return stop('STALE_EPOCH');
+    if (s && s.senderKeyEpoch === cert.keyEpoch && !held) {
+      const end = this.#graceEnd(s, g.epoch);
+      this.#near(now, end, close, 'STALE_EPOCH');
+      if (now > end) return stop('STALE_EPOCH');
+    }
+    const keyTag = hashOf(g.epochKey);
+    if (held && held.keyTag !== keyTag) return stop('ROLLBACK');
+    this.#window(id).accept(f.seq);
+    // Install (KeyManager.#install).
+    let st = s;
+    if (st && st.senderKeyEpoch < cert.keyEpoch) {
+      this.#dropStream(st);
+      st = undefined;
+    }
+    if (!st) {
+      st = { sender: cert.subject, channel: g.channel, senderKeyEpoch: cert.keyEpoch, latest: 0, floor: 0, epochs: new Map(), held: [] };
+      this.#streams.set(key, st);
+    }
+    if (!st.epochs.has(g.epoch)) {
+      if (g.epoch > st.latest) {
+        for (const e of st.epochs.values()) e.expiresAt = Math.min(e.expiresAt, now + this.cfg.graceMs);
+        st.latest = g.epoch;
+      }
+      const expiresAt = g.epoch < st.latest ? this.#graceEnd(st, g.epoch) : Infinity;
+      st.epochs.set(g.epoch, { firstSeq: g.firstSeq, notAfter: g.notAfter, installedAt: now, expiresAt, keyTag });
+    }
+    const waiting = st.held.filter((h) => h.epoch === g.epoch);
+    st.held = st.held.filter((h) => h.epoch !== g.epoch);
+    this.#settleHeld(st, now);
+    // Held messages of this epoch are opened again; failures are dropped silently.
+    for (const h of waiting) {
+      try {
+        if (this.#group(h.topic, h.bytes, h.retained, now, close, true) === 'deliver') delta.delivered++;
+      } catch (err) {
+        if (!(err instanceof Stop)) throw err;
+      }
+    }
+    return 'none';
+  }
+
+  // ---------------------------------------------------------- key requests
+
+  #keyRequest(payload: Uint8Array, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome {
+    const f = parseOr(() => decodeKeyRequest(payload));
+    if (f.publisher !== this.id) return stop('WRONG_RECIPIENT');
+    const cert = this.#certOf(f.subscriber, now, close);
+    if (!maySubscribe(cert, f.filter)) return stop('NOT_AUTHORISED');
+    this.#near(f.timestamp, now + this.cfg.clockSkewMs, close, 'FROM_FUTURE');
+    if (f.timestamp > now + this.cfg.clockSkewMs) return stop('FROM_FUTURE');
+    this.#near(f.timestamp, now - this.cfg.maxAgeMs, close, 'TOO_OLD');
+    if (f.timestamp < now - this.cfg.maxAgeMs) return stop('TOO_OLD');
+    const genuine = this.cfg.genuine.isSigned(payload);
+    const nonce = `${f.subscriber}\n${Buffer.from(f.nonce).toString('hex')}`;
+    const expires = this.#nonces.get(nonce);
+    if (expires !== undefined && expires >= now) return stop(genuine ? 'DUPLICATE' : KEY_REQUEST_TAMPERED_DUPLICATE);
+    if (!genuine) return stop('BAD_SIGNATURE');
+    this.#nonces.set(nonce, f.timestamp + this.cfg.maxAgeMs + this.cfg.clockSkewMs);
+    const overlapping = this.#ownCert.publish.filter((c) => filtersOverlap(f.filter, c));
+    if (overlapping.length === 0) return 'none';
+    if (!overlapping.some((c) => maySubscribe(cert, c))) return stop('NOT_AUTHORISED');
+    return 'none';
+  }
+}
+
+/**
+ * What a tampered copy of a key request whose nonce was already seen comes to.
+ * docs/PROTOCOL.md checks the nonce before the signature; the envelopes'
+ * rule ("already seen: DUPLICATE if the signature verifies, else
+ * BAD_SIGNATURE") makes it BAD_SIGNATURE.
+ */
+export const KEY_REQUEST_TAMPERED_DUPLICATE: Outcome = 'BAD_SIGNATURE';

@@ -1,0 +1,125 @@
+// Zeroisation: every region the bindings free is zero when freed (the
+// allocator is wrapped to look), the stack a call used is wiped, and after the
+// calls no copy of a secret is left anywhere in wasm memory, including when a
+// call throws.
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PqcError, falcon512, falcon1024, falconPadded512, falconPadded1024, init, mlKem512, mlKem768, mlKem1024 } from '../bindings/index.js';
+import type { WasmCore } from '../bindings/core.js';
+import { getCore } from '../bindings/state.js';
+import { seq } from './helpers.js';
+
+let core: WasmCore;
+let frees: { ptr: number; len: number; nonZero: number }[] = [];
+let originalFree: WasmCore['rawFree'];
+
+beforeAll(async () => {
+  await init();
+  core = getCore();
+  originalFree = core.rawFree;
+  core.rawFree = (ptr, len) => {
+    const region = core.heap().subarray(ptr, ptr + len);
+    frees.push({ ptr, len, nonZero: region.reduce((n, b) => n + (b !== 0 ? 1 : 0), 0) });
+    originalFree(ptr, len);
+  };
+});
+
+afterEach(() => {
+  frees = [];
+  vi.restoreAllMocks();
+});
+
+/** Runs `body`, then checks every freed region was zero and the unused stack is zero. */
+function expectWiped(body: () => void, minFrees: number): void {
+  frees = [];
+  body();
+  expect(frees.length).toBeGreaterThanOrEqual(minFrees);
+  expect(frees.filter((f) => f.nonZero > 0)).toEqual([]);
+  const { end, current } = core.stackBounds();
+  const stack = core.heap().subarray(end, current);
+  expect(stack.findIndex((b) => b !== 0)).toBe(-1);
+}
+
+/** Fails if any 16-byte window of `secret` (sampled every 8 bytes) is found in wasm memory. */
+function expectNowhereInMemory(secret: Uint8Array, label: string): void {
+  const memory = Buffer.from(core.heap().buffer);
+  for (let off = 0; off + 16 <= secret.length; off += 8) {
+    const at = memory.indexOf(secret.subarray(off, off + 16));
+    expect(at, `${label}[${off}..${off + 16}] found in wasm memory at ${at}`).toBe(-1);
+  }
+}
+
+describe('zeroisation', () => {
+  it('the allocator wrap sees frees and would catch a region left dirty', () => {
+    // Proves the check can fail: free a region without the bindings' wipe.
+    const region = core.alloc(64);
+    core.heap().fill(0xaa, region.ptr, region.ptr + 64);
+    core.rawFree(region.ptr, region.len);
+    expect(frees).toHaveLength(1);
+    expect(frees[0]!.nonZero).toBe(64);
+  });
+
+  it('wipes after ML-KEM keygen, encapsulate and decapsulate', () => {
+    for (const kem of [mlKem512, mlKem768, mlKem1024]) {
+      let keys = kem.keygen(seq(64, 3));
+      expectWiped(() => (keys = kem.keygen(seq(64, 3))), 3);
+      let enc = kem.encapsulate(keys.publicKey, seq(32, 9));
+      expectWiped(() => (enc = kem.encapsulate(keys.publicKey, seq(32, 9))), 4);
+      expectWiped(() => kem.decapsulate(enc.ciphertext, keys.secretKey), 3);
+      expectWiped(() => kem.keygen(), 2);
+      expectNowhereInMemory(keys.secretKey, `${kem.name} secret key`);
+      expectNowhereInMemory(seq(64, 3), `${kem.name} keygen seed`);
+      expectNowhereInMemory(new Uint8Array([...enc.sharedSecret, ...enc.sharedSecret]), `${kem.name} shared secret`);
+    }
+  });
+
+  it('wipes after Falcon keygen and sign, including the SHAKE contexts the C code allocates', () => {
+    for (const signer of [falcon512, falcon1024, falconPadded512, falconPadded1024]) {
+      let keys = signer.keygen(seq(48, 5));
+      expectWiped(() => (keys = signer.keygen(seq(48, 5))), 3);
+      expectWiped(() => signer.sign(seq(300), keys.secretKey, seq(88, 1)), 5);
+      expectWiped(() => signer.sign(seq(300), keys.secretKey), 4);
+      const sig = signer.sign(seq(300), keys.secretKey);
+      expectWiped(() => expect(signer.verify(sig, seq(300), keys.publicKey)).toBe(true), 3);
+      // The expanded signing key: signing with it wipes, and destroy() zeroes its region.
+      let expanded = signer.expand(keys.secretKey);
+      expanded.destroy();
+      expectWiped(() => (expanded = signer.expand(keys.secretKey)), 1);
+      expectWiped(() => expanded.sign(seq(300), seq(88, 1)), 3);
+      expectWiped(() => expanded.destroy(), 1);
+      expect(frees.some((f) => f.len === signer.lengths.expandedKey)).toBe(true);
+      signer.expand(keys.secretKey).destroy();
+      expectNowhereInMemory(keys.secretKey, `${signer.name} secret key`);
+      expectNowhereInMemory(seq(48, 5), `${signer.name} keygen seed`);
+      expectNowhereInMemory(seq(88, 1).subarray(40), `${signer.name} sampler seed`);
+    }
+  });
+
+  it('wipes when a call throws: corrupt secret key', () => {
+    const keys = falcon512.keygen(seq(48, 6));
+    const corrupt = keys.secretKey.slice();
+    corrupt[0] = 0x42;
+    expectWiped(() => expect(() => falcon512.sign(seq(10), corrupt)).toThrow(PqcError), 4);
+    expectNowhereInMemory(corrupt.subarray(1), 'corrupt secret key');
+  });
+
+  it('wipes and reports when the host has no randomness', () => {
+    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(() => {
+      throw new Error('entropy source unavailable');
+    });
+    let caught: unknown;
+    expectWiped(() => {
+      try {
+        mlKem768.keygen();
+      } catch (err) {
+        caught = err;
+      }
+    }, 2);
+    expect(caught).toBeInstanceOf(PqcError);
+    expect((caught as PqcError).code).toBe('RANDOMNESS');
+    const keys = falcon512.keygen(seq(48, 7));
+    expectWiped(() => expect(() => falcon512.sign(seq(10), keys.secretKey)).toThrow(/RANDOMNESS/), 4);
+    vi.restoreAllMocks();
+    // Randomness is back: the core works again.
+    expect(falcon512.verify(falcon512.sign(seq(10), keys.secretKey), seq(10), keys.publicKey)).toBe(true);
+  });
+});

@@ -1,0 +1,276 @@
+// Amortised mode (docs/PROTOCOL.md, "Amortised mode"): honest batches in any
+// order, and the hostile cases of per-message signatures: insider forgery,
+// reordered / duplicated / dropped messages and manifests, forged, tampered,
+// replayed and redirected manifests, wrong epoch, truncated batches; forgeries
+// never move the replay window; the default mode is unchanged.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TrustStore } from '../../src/certs/trust-store.js';
+import { SecurityError } from '../../src/errors.js';
+import { decodeManifest, entryDigest, sealAmortised, sealManifest } from '../../src/protocol/amortised.js';
+import { openGrant } from '../../src/protocol/grant.js';
+import { deriveGroupKeys, type GroupEpochKeys } from '../../src/protocol/group.js';
+import { KeyManager, type KeyManagerOptions, type KeyNeededEvent } from '../../src/protocol/key-manager.js';
+import { FLAGS } from '../../src/protocol/wire.js';
+import { ReplayGuard } from '../../src/replay/guard.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { CountingReplay, T0, codeOf, manualClock, text, utf8, world, type Party, type World } from './fixtures.js';
+
+let w: World;
+let trust: TrustStore;
+const open: KeyManager[] = [];
+const TOPIC = 'plant/line1/pressure';
+const CHANNEL = 'plant/line1/#';
+
+beforeAll(async () => {
+  w = await world();
+  trust = await w.trust();
+});
+
+afterEach(async () => {
+  for (const km of open.splice(0)) await km.close();
+});
+
+async function km(party: Party, extra: Partial<KeyManagerOptions> = {}): Promise<KeyManager> {
+  const m = await KeyManager.open({
+    identity: party.identity,
+    certificate: party.cert,
+    trust,
+    storage: new MemoryStorage(),
+    clock: () => T0,
+    regrantIntervalMs: 0,
+    ...extra,
+  });
+  open.push(m);
+  return m;
+}
+
+async function subscribe(pub: KeyManager, sub: KeyManager, filter = CHANNEL): Promise<void> {
+  for (const g of await pub.handleKeyRequest(sub.keyRequest(pub.identity.id, filter))) await sub.acceptGrant(g.bytes, g.topic);
+}
+
+/** The insider: mallory asks plc for the channel's key like any subscriber and keeps the raw epoch key. */
+async function insiderKeys(pub: KeyManager): Promise<GroupEpochKeys> {
+  const grants = await pub.handleKeyRequest(await sealReq());
+  const g = grants.find((x) => x.channel === CHANNEL)!;
+  const { grant } = await openGrant(g.bytes, {
+    recipient: w.mallory.identity,
+    recipientKeyEpoch: 1,
+    receivedTopic: g.topic,
+    trust,
+    now: T0,
+    replay: await ReplayGuard.open({ clock: () => T0 }),
+  });
+  return deriveGroupKeys(grant.epochKey, 'plc-1', CHANNEL, grant.epoch);
+  async function sealReq(): Promise<Uint8Array> {
+    const m = await km(w.mallory);
+    return m.keyRequest('plc-1', CHANNEL);
+  }
+}
+
+interface Setup {
+  plc: KeyManager;
+  hmi: KeyManager;
+  replay: CountingReplay;
+  clock: ReturnType<typeof manualClock>;
+}
+
+async function setup(maxBatch = 4, holdMs = 5_000): Promise<Setup> {
+  const clock = manualClock();
+  const replay = await CountingReplay.open(clock);
+  const plc = await km(w.plc, { clock, amortise: { channels: [CHANNEL], maxBatch, maxDelayMs: 25 } });
+  const hmi = await km(w.hmi, { clock, replay, acceptAmortised: { holdMs } });
+  await subscribe(plc, hmi);
+  replay.accepts = 0; // the grants' own sequence numbers
+  return { plc, hmi, replay, clock };
+}
+
+async function batch(plc: KeyManager, n: number, topic = TOPIC, prefix = 'm'): Promise<{ msgs: Uint8Array[]; manifests: Uint8Array[] }> {
+  const msgs: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) msgs.push(await plc.sealData(topic, utf8(`${prefix}${i}`)));
+  const manifests = plc.takeManifests(true).map((m) => m.bytes);
+  return { msgs, manifests };
+}
+
+const payloads = (r: { released: readonly { payload: Uint8Array }[] }): string[] => r.released.map((m) => text(m.payload));
+const codes = (r: { rejected: readonly SecurityError[] }): string[] => r.rejected.map((e) => e.code);
+
+describe('amortised mode', () => {
+  it('is off by default: the default envelope is unchanged and amortised bytes are UNSUPPORTED_VERSION', async () => {
+    const plc = await km(w.plc);
+    const hmi = await km(w.hmi);
+    await subscribe(plc, hmi);
+    const signed = await plc.sealData(TOPIC, utf8('x'));
+    expect(signed[3]).toBe(FLAGS.signed);
+    expect(plc.takeManifests(true)).toEqual([]);
+    const a = await setup();
+    const [amortised] = (await batch(a.plc, 1)).msgs;
+    expect(amortised![3]).toBe(FLAGS.amortised);
+    expect(await codeOf(hmi.openData(amortised!, TOPIC))).toBe('UNSUPPORTED_VERSION');
+    expect(await codeOf(hmi.openAmortised(amortised!, TOPIC))).toBe('UNSUPPORTED_VERSION');
+    // Channels not listed, and { signed: true }, stay signed.
+    expect((await a.plc.sealData('plant/line1/temp', utf8('t')))[3]).toBe(FLAGS.signed);
+    expect((await a.plc.sealData(TOPIC, utf8('t'), { signed: true }))[3]).toBe(FLAGS.signed);
+  });
+
+  it('holds messages until their manifest, then delivers them once, in sequence order', async () => {
+    const { plc, hmi, replay } = await setup(4);
+    const { msgs, manifests } = await batch(plc, 4);
+    expect(manifests.length).toBe(1);
+    for (const m of [msgs[2]!, msgs[0]!, msgs[3]!, msgs[1]!]) expect(await hmi.openAmortised(m, TOPIC)).toEqual({ released: [], rejected: [] });
+    expect(replay.accepts).toBe(0);
+    const r = await hmi.acceptManifest(manifests[0]!, TOPIC);
+    expect(payloads(r)).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(r.rejected).toEqual([]);
+    expect(replay.accepts).toBe(4);
+    // Redelivered messages and manifest: nothing twice.
+    for (const m of msgs) expect(await codeOf(hmi.openAmortised(m, TOPIC))).toBe('DUPLICATE');
+    expect(await hmi.acceptManifest(manifests[0]!, TOPIC)).toEqual({ released: [], rejected: [] });
+    expect(replay.accepts).toBe(4);
+  });
+
+  it('a manifest that arrives first releases each message as it arrives', async () => {
+    const { plc, hmi } = await setup(3);
+    const { msgs, manifests } = await batch(plc, 3);
+    expect(await hmi.acceptManifest(manifests[0]!, TOPIC)).toEqual({ released: [], rejected: [] });
+    expect(payloads(await hmi.openAmortised(msgs[1]!, TOPIC))).toEqual(['m1']);
+    expect(payloads(await hmi.openAmortised(msgs[0]!, TOPIC))).toEqual(['m0']);
+    expect(await codeOf(hmi.openAmortised(msgs[1]!, TOPIC))).toBe('DUPLICATE');
+    expect(payloads(await hmi.openAmortised(msgs[2]!, TOPIC))).toEqual(['m2']);
+  });
+
+  it('batches fill at maxBatch; a duplicate held copy is DUPLICATE', async () => {
+    const { plc, hmi } = await setup(2);
+    const msgs: Uint8Array[] = [];
+    for (let i = 0; i < 5; i++) msgs.push(await plc.sealData(TOPIC, utf8(`m${i}`)));
+    expect(plc.takeManifests().map((m) => m.count)).toEqual([2, 2]);
+    const rest = plc.takeManifests(true);
+    expect(rest.map((m) => m.count)).toEqual([1]);
+    await hmi.openAmortised(msgs[4]!, TOPIC);
+    expect(await codeOf(hmi.openAmortised(msgs[4]!, TOPIC))).toBe('DUPLICATE');
+    expect(payloads(await hmi.acceptManifest(rest[0]!.bytes, TOPIC))).toEqual(['m4']);
+  });
+
+  it('an insider with the epoch key cannot forge the publisher: held then rejected, never delivered, window untouched', async () => {
+    const { plc, hmi, replay, clock } = await setup(4, 1_000);
+    const keys = await insiderKeys(plc);
+    const { msgs, manifests } = await batch(plc, 4);
+    const seq1 = decodeManifest(manifests[0]!).entries[1]!.seq;
+    const forge = async (seq: number, s: string): Promise<Uint8Array> =>
+      (await sealAmortised({ sender: 'plc-1', keys, topic: TOPIC, payload: utf8(s), seq, now: T0 })).bytes;
+    // 1. A forged copy of seq1 before the genuine one, and one far ahead.
+    const forged = await forge(seq1, 'forged');
+    const ahead = await forge(seq1 + 1000, 'ahead');
+    expect(await hmi.openAmortised(forged, TOPIC)).toEqual({ released: [], rejected: [] });
+    expect(await hmi.openAmortised(ahead, TOPIC)).toEqual({ released: [], rejected: [] });
+    for (const m of msgs) await hmi.openAmortised(m, TOPIC);
+    expect(replay.accepts).toBe(0);
+    const r = await hmi.acceptManifest(manifests[0]!, TOPIC);
+    expect(payloads(r)).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(codes(r)).toEqual(['BAD_SIGNATURE']);
+    // 2. After the manifest: a forged copy in its range is rejected at once.
+    expect(await codeOf(hmi.openAmortised(await forge(seq1, 'again'), TOPIC))).toBe('BAD_SIGNATURE');
+    // 3. The one no manifest covers is rejected after holdMs.
+    clock.advance(1_001);
+    expect(codes(hmi.expireAmortised())).toEqual(['BAD_SIGNATURE']);
+    expect(replay.accepts).toBe(4);
+    // 4. An insider's manifest in the publisher's name does not verify; in its own name it covers nothing of plc's.
+    const fake = sealManifest({ sender: w.mallory.identity, channel: CHANNEL, epoch: 1, topic: TOPIC, entries: [{ seq: seq1 + 1000, digest: entryDigest(TOPIC, ahead) }], now: T0 });
+    expect(await hmi.acceptManifest(fake, TOPIC)).toEqual({ released: [], rejected: [] }); // mallory's own stream
+    // The same manifest with the sender field rewritten to plc-1: plc's key does not verify it.
+    const renamed = new Uint8Array([...fake.subarray(0, 4), 0, 5, ...utf8('plc-1'), ...fake.subarray(4 + 2 + 7)]);
+    expect(await codeOf(hmi.acceptManifest(renamed, TOPIC))).toBe('BAD_SIGNATURE');
+    expect(replay.accepts).toBe(4);
+  });
+
+  it('tampered, truncated, redirected, too old and replayed manifests', async () => {
+    const { plc, hmi, replay, clock } = await setup(3);
+    const { msgs, manifests } = await batch(plc, 3);
+    const good = manifests[0]!;
+    for (const m of msgs) await hmi.openAmortised(m, TOPIC);
+    // Flip a digest byte, a sequence number, the signature; truncate; extend.
+    const at = (i: number): Uint8Array => {
+      const b = good.slice();
+      b[i]! ^= 1;
+      return b;
+    };
+    const fields = decodeManifest(good);
+    const entriesAt = good.length - fields.signature.length - 2 - 3 * 40;
+    expect(await codeOf(hmi.acceptManifest(at(entriesAt + 8 + 5), TOPIC))).toBe('BAD_SIGNATURE');
+    expect(await codeOf(hmi.acceptManifest(at(entriesAt + 7), TOPIC))).toMatch(/BAD_SIGNATURE|MALFORMED/);
+    expect(await codeOf(hmi.acceptManifest(at(good.length - 5), TOPIC))).toBe('BAD_SIGNATURE');
+    expect(await codeOf(hmi.acceptManifest(good.subarray(0, good.length - 1), TOPIC))).toBe('MALFORMED');
+    expect(await codeOf(hmi.acceptManifest(new Uint8Array([...good, 0]), TOPIC))).toBe('MALFORMED');
+    expect(await codeOf(hmi.acceptManifest(at(3), TOPIC))).toBe('UNSUPPORTED_VERSION');
+    // Redirected to another topic of the channel, or outside it.
+    expect(await codeOf(hmi.acceptManifest(good, 'plant/line1/other'))).toBe('BAD_SIGNATURE');
+    expect(await codeOf(hmi.acceptManifest(good, 'plant/line2/x'))).toBe('TOPIC_MISMATCH');
+    expect(replay.accepts).toBe(0);
+    // Messages redirected to another topic fail their AEAD.
+    expect(await codeOf(hmi.openAmortised(msgs[0]!, 'plant/line1/other'))).toBe('DECRYPT_FAILED');
+    // Too old / from the future.
+    clock.advance(5 * 60_000 + 1);
+    expect(await codeOf(hmi.acceptManifest(good, TOPIC))).toBe('TOO_OLD');
+    clock.set(T0 - 31_000);
+    expect(await codeOf(hmi.acceptManifest(good, TOPIC))).toBe('FROM_FUTURE');
+    clock.set(T0);
+    expect(payloads(await hmi.acceptManifest(good, TOPIC))).toEqual(['m0', 'm1', 'm2']);
+    expect(await hmi.acceptManifest(good, TOPIC)).toEqual({ released: [], rejected: [] }); // replayed: nothing
+  });
+
+  it('dropped messages and truncated batches: what the manifest lists and arrived is delivered, the rest never', async () => {
+    const { plc, hmi, clock } = await setup(4, 500);
+    const { msgs, manifests } = await batch(plc, 4);
+    await hmi.openAmortised(msgs[0]!, TOPIC);
+    await hmi.openAmortised(msgs[3]!, TOPIC); // 1 and 2 dropped by the broker
+    expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m0', 'm3']);
+    // A batch whose manifest is dropped: held, then rejected after holdMs.
+    const second = await batch(plc, 2, TOPIC, 'n');
+    for (const m of second.msgs) await hmi.openAmortised(m, TOPIC);
+    clock.advance(500);
+    const expired = hmi.expireAmortised();
+    expect(codes(expired)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE']);
+    expect(expired.rejected[0]!.message).toMatch(/no batch manifest covered it/);
+    // A manifest listing fewer entries than the messages in its range (a truncated batch signed by nobody) cannot exist:
+    // every entry is signed; a message in range but not listed is BAD_SIGNATURE.
+    const third = await batch(plc, 3, TOPIC, 'p');
+    const f = decodeManifest(third.manifests[0]!);
+    const partial = sealManifest({ sender: w.plc.identity, channel: CHANNEL, epoch: f.epoch, topic: TOPIC, entries: [f.entries[0]!, f.entries[2]!], now: clock() });
+    for (const m of third.msgs) await hmi.openAmortised(m, TOPIC);
+    const r = await hmi.acceptManifest(partial, TOPIC);
+    expect(payloads(r)).toEqual(['p0', 'p2']);
+    expect(codes(r)).toEqual(['BAD_SIGNATURE']);
+  });
+
+  it('wrong epoch: an amortised message of an unknown epoch is UNKNOWN_EPOCH and triggers no key request; its signed manifest does', async () => {
+    const clock = manualClock();
+    const plc = await km(w.plc, { clock, amortise: { maxBatch: 2 } });
+    const hmi = await km(w.hmi, { clock, acceptAmortised: true });
+    const needed: KeyNeededEvent[] = [];
+    hmi.on('keyNeeded', (e) => needed.push(e));
+    const { msgs, manifests } = await batch(plc, 2);
+    expect(await codeOf(hmi.openAmortised(msgs[0]!, TOPIC))).toBe('UNKNOWN_EPOCH');
+    expect(needed).toEqual([]);
+    await hmi.acceptManifest(manifests[0]!, TOPIC);
+    expect(needed).toEqual([{ publisher: 'plc-1', channel: CHANNEL, epoch: 1 }]);
+    // After rotation, messages of the new epoch are not covered by the old epoch's manifest.
+    await subscribe(plc, hmi);
+    await plc.rotate(CHANNEL);
+    await subscribe(plc, hmi);
+    const next = await batch(plc, 2);
+    for (const m of next.msgs) await hmi.openAmortised(m, TOPIC);
+    expect((await hmi.acceptManifest(manifests[0]!, TOPIC)).released).toEqual([]);
+    expect(payloads(await hmi.acceptManifest(next.manifests[0]!, TOPIC))).toEqual(['m0', 'm1']);
+  });
+
+  it('bounds the hold buffer (oldest rejected first)', async () => {
+    const clock = manualClock();
+    const plc = await km(w.plc, { clock, amortise: { maxBatch: 64 } });
+    const hmi = await km(w.hmi, { clock, acceptAmortised: { maxHeld: 3 } });
+    await subscribe(plc, hmi);
+    const { msgs, manifests } = await batch(plc, 5);
+    const rejected: SecurityError[] = [];
+    for (const m of msgs) rejected.push(...(await hmi.openAmortised(m, TOPIC)).rejected);
+    expect(rejected.map((e) => e.code)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE']);
+    expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m2', 'm3', 'm4']);
+  });
+});

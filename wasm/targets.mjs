@@ -1,0 +1,116 @@
+// What the wasm core is made of: one table, read by the build, the lock writer
+// and the native benchmark, so they cannot disagree.
+
+/** Directories (under the package's deps/PQClean) whose every .c file is compiled. */
+export const sourceDirs = [
+  'crypto_kem/ml-kem-512/clean',
+  'crypto_kem/ml-kem-768/clean',
+  'crypto_kem/ml-kem-1024/clean',
+  'crypto_sign/falcon-512/clean',
+];
+
+/**
+ * Falcon's internals (codec, fft, fpr, keygen, sign, vrfy, ...) are the same
+ * code in every Falcon directory up to the symbol prefix and white space: they
+ * take logn at run time. So falcon-512's internals are compiled once, and each
+ * other variant contributes only its pqclean.c (the API, signature format and
+ * padding), compiled with a generated header that maps its prefix onto
+ * falcon-512's. The build checks the sameness claim before relying on it.
+ */
+export const aliasedFalconDirs = [
+  'crypto_sign/falcon-1024/clean',
+  'crypto_sign/falcon-padded-512/clean',
+  'crypto_sign/falcon-padded-1024/clean',
+];
+export const falconBaseDir = 'crypto_sign/falcon-512/clean';
+export const falconBasePrefix = 'PQCLEAN_FALCON512_CLEAN_';
+
+export const commonSources = ['common/fips202.c'];
+
+/** Our own C, relative to the repository root. */
+export const nativeSources = [
+  'native/src/pqc_memory.c',
+  'native/src/pqc_random.c',
+  'native/src/pqc_kem.c',
+  'native/src/pqc_sign.c',
+  'native/src/pqc_info.c',
+];
+
+/** Signing with an expanded key (Falcon's tree), compiled against whichever Falcon internals the variant uses. */
+export const falconFastSources = ['native/falcon_fpr/falcon_fast.c'];
+
+/**
+ * Two builds of the same sources, differing only in Falcon's floating point:
+ * - fast (default, wasm/pqc.wasm): our binary64 layer (native/falcon_fpr/,
+ *   docs/FALCON-FP.md) replaces the pinned integer emulation; the pinned
+ *   fft.c, sign.c and keygen.c are compiled unmodified through wrappers that
+ *   include it, and fpr_f64.c replaces fpr.c. Byte-identical outputs, ~10x
+ *   faster signing.
+ * - strict (wasm/pqc-strict.wasm): the pinned integer emulation, for users who
+ *   want no hardware floating point at all.
+ */
+export const variants = {
+  fast: {
+    file: 'pqc.wasm',
+    replaces: ['fft.c', 'sign.c', 'keygen.c', 'fpr.c'],
+    extraSources: [
+      'native/falcon_fpr/f64_fft.c',
+      'native/falcon_fpr/f64_sign.c',
+      'native/falcon_fpr/f64_keygen.c',
+      'native/falcon_fpr/fpr_f64.c',
+    ],
+    defines: ['-DPQC_FALCON_F64'],
+  },
+  strict: { file: 'pqc-strict.wasm', replaces: [], extraSources: [], defines: [] },
+};
+
+/** What the module exports, and what it may import from the host (checked after linking). */
+export const exportedFunctions = [
+  'pqc_info',
+  'pqc_kem_keypair',
+  'pqc_kem_keypair_derand',
+  'pqc_kem_encaps',
+  'pqc_kem_encaps_derand',
+  'pqc_kem_decaps',
+  'pqc_sign_keypair',
+  'pqc_sign_keypair_derand',
+  'pqc_sign',
+  'pqc_sign_derand',
+  'pqc_verify',
+  'pqc_sign_expand',
+  'pqc_sign_expanded',
+  'pqc_falcon_native_fp',
+  'pqc_shake256',
+  'pqc_malloc',
+  'pqc_free',
+  'pqc_memzero',
+  'emscripten_stack_get_current',
+  'emscripten_stack_get_end',
+  'emscripten_stack_get_base',
+];
+export const allowedImports = [
+  'pqc.random_fill',
+  'wasi_snapshot_preview1.proc_exit',
+  'env.emscripten_notify_memory_growth',
+];
+
+/** The same flags for every object; -ffile-prefix-map keeps build paths out of the binary. */
+// -ffp-contract=off: no fused multiply-add, whose single rounding would change Falcon's results;
+// -mnontrapping-fptoint: plain f64-to-int conversions instead of range-checked branches.
+export const compileFlags = ['-O3', '-ffp-contract=off', '-mnontrapping-fptoint', '-Wall', '-Wno-unused-function'];
+
+export const linkFlags = [
+  '-O3',
+  '-sSTANDALONE_WASM',
+  '--no-entry',
+  // The one host import (pqc.random_fill) is not an Emscripten library function;
+  // the build checks the import list itself after linking instead.
+  '-sERROR_ON_UNDEFINED_SYMBOLS=0',
+  '-sALLOW_MEMORY_GROWTH=1',
+  // Falcon-1024's clean signing keeps ~80 KB of temporaries on the stack.
+  '-sTOTAL_STACK=262144',
+  '-sINITIAL_MEMORY=1048576',
+  '-sFILESYSTEM=0',
+  '-sASSERTIONS=0',
+  '-sMALLOC=emmalloc',
+];
