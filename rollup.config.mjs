@@ -1,6 +1,7 @@
 // ESM bundles and bundled .d.ts for the package entry points. Every chunk stays
 // directly in dist/, so the wasm URL the loader computes ('../wasm/pqc.wasm')
 // resolves to the package's wasm/ from dist/ exactly as from bindings/.
+import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 
@@ -21,6 +22,9 @@ export default [
         outDir: 'dist',
         noEmitOnError: true,
       }),
+      // Browsers download the glue: minified (names of exported classes and errors kept, so stack traces
+      // and `err.name` still read well); the source maps lead back to the TypeScript.
+      terser({ ecma: 2020, module: true, keep_classnames: true, keep_fnames: false, format: { comments: false } }),
     ],
   },
   {
