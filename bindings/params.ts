@@ -47,14 +47,15 @@ export interface SignerParams {
  * How deep each family's calls use the wasm stack, with margin. Measured
  * (scratch: fill the stack with a pattern, run, find the deepest byte changed):
  * ML-KEM-1024 decapsulation 20,464 bytes; Falcon-512 signing 41,968;
- * Falcon-1024 signing 82,928. PQClean's code has no data-dependent recursion or
+ * Falcon-1024 signing 82,928; SHAKE-256 (its context is on the heap) well under
+ * 4 KiB. Wiping the whole stack cost SHAKE-256 of 300 bytes 20 us. PQClean's code has no data-dependent recursion or
  * alloca, so the depth is the same for every input. Wiping only this much
  * instead of the whole 256 KiB stack saves microseconds per call;
  * test/memory.test.ts checks after every operation of every parameter set that
  * the whole stack below the caller's frame is zero, so a bound that is too
  * small fails there.
  */
-export const STACK_WIPE = Object.freeze({ mlKem: 32 * 1024, falcon512: 64 * 1024, falcon1024: 128 * 1024 });
+export const STACK_WIPE = Object.freeze({ mlKem: 32 * 1024, falcon512: 64 * 1024, falcon1024: 128 * 1024, shake: 4 * 1024 });
 
 const kem = (id: number, name: string, pk: number, sk: number, ct: number): KemParams =>
   Object.freeze({

@@ -3,6 +3,7 @@
 import { abytes } from './assert.js';
 import { getCore } from './state.js';
 import type { WasmCore } from './core.js';
+import { STACK_WIPE } from './params.js';
 
 export function shake256With(core: WasmCore, data: Uint8Array, outLen: number): Uint8Array {
   return core.run('shake256', (scratch) => {
@@ -11,7 +12,7 @@ export function shake256With(core: WasmCore, data: Uint8Array, outLen: number): 
     core.heap().set(data, input.ptr);
     core.fn.pqc_shake256(out.ptr, outLen, input.ptr, data.length);
     return core.take(out);
-  });
+  }, STACK_WIPE.shake);
 }
 
 /** SHAKE-256 of `data`, `outLen` bytes. */

@@ -3,7 +3,7 @@
 // calls no copy of a secret is left anywhere in wasm memory, including when a
 // call throws.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PqcError, falcon512, falcon1024, falconPadded512, falconPadded1024, init, mlKem512, mlKem768, mlKem1024 } from '../bindings/index.js';
+import { PqcError, falcon512, falcon1024, falconPadded512, falconPadded1024, init, mlKem512, mlKem768, mlKem1024, shake256 } from '../bindings/index.js';
 import type { WasmCore } from '../bindings/core.js';
 import { getCore } from '../bindings/state.js';
 import { seq } from './helpers.js';
@@ -92,6 +92,19 @@ describe('zeroisation', () => {
       expectNowhereInMemory(seq(48, 5), `${signer.name} keygen seed`);
       expectNowhereInMemory(seq(88, 1).subarray(40), `${signer.name} sampler seed`);
     }
+  });
+
+  it('wipes after SHAKE-256 (its stack wipe is bounded too), for short and long inputs and outputs', () => {
+    // The SDK derives secrets with SHAKE-256 (identity seeds, CA key seeds), so it gets the same checks.
+    const secret = seq(200, 11);
+    for (const [len, out] of [[0, 32], [200, 32], [5000, 64], [200, 4096]] as const) {
+      const input = len <= secret.length ? secret.subarray(0, len) : seq(len, 11);
+      let digest = new Uint8Array();
+      expectWiped(() => (digest = shake256(input, out)), 2);
+      expect(digest).toHaveLength(out);
+      if (out >= 32) expectNowhereInMemory(digest.subarray(0, 32), `SHAKE-256 output (${len} -> ${out})`);
+    }
+    expectNowhereInMemory(secret, 'SHAKE-256 input');
   });
 
   it('wipes when a call throws: corrupt secret key', () => {
