@@ -99,7 +99,7 @@ describe('zeroisation', () => {
     const secret = seq(200, 11);
     for (const [len, out] of [[0, 32], [200, 32], [5000, 64], [200, 4096]] as const) {
       const input = len <= secret.length ? secret.subarray(0, len) : seq(len, 11);
-      let digest = new Uint8Array();
+      let digest: Uint8Array = new Uint8Array();
       expectWiped(() => (digest = shake256(input, out)), 2);
       expect(digest).toHaveLength(out);
       if (out >= 32) expectNowhereInMemory(digest.subarray(0, 32), `SHAKE-256 output (${len} -> ${out})`);
