@@ -24,7 +24,7 @@ import { decodeGroup } from '../protocol/group.js';
 import { claimedSender } from '../protocol/peek.js';
 import { ENVELOPE_TYPE, FLAGS } from '../protocol/wire.js';
 import { MANIFEST_TYPE } from '../protocol/amortised.js';
-import type { AmortisedResult } from '../protocol/amortised-manager.js';
+import type { AmortisedPrefetch, AmortisedResult } from '../protocol/amortised-manager.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { Semaphore } from '../util/semaphore.js';
 import { withTimeout } from '../util/timeout.js';
@@ -32,6 +32,9 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import { ControlTopics } from './control-topics.js';
 import { ConnectionError, PublishError, SubscribeError } from './errors.js';
 import { CLIENT_DEFAULTS, type SecureClientOptions, type SecurePublishOptions, type SecureSubscribeOptions } from './options.js';
+
+/** Amortised messages acknowledged on arrival and still queued, at most (see #enqueueInbound). */
+const MAX_EARLY_ACKS = 64;
 
 /** What `message` listeners learn about a verified message besides topic and payload. */
 export interface MessageMeta {
@@ -264,15 +267,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     const client = mqtt.connect(this.#url, mqttOptions);
     this.#mqtt = client;
     // Set before any packet can arrive: a persistent session's queued messages follow the CONNACK at once.
-    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
-      this.#inbound(packet).then(
-        () => done(),
-        (err: unknown) => {
-          this.#error(err instanceof Error ? err : new Error(String(err)));
-          done();
-        },
-      );
-    };
+    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => this.#enqueueInbound(packet, done);
     client.on('reconnect', () => this.emit('reconnect'));
     client.on('close', () => this.emit('close'));
     client.on('offline', () => this.emit('offline'));
@@ -526,12 +521,45 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
 
   // ---------------------------------------------------------------- inbound
 
-  async #inbound(packet: IPublishPacket): Promise<void> {
-    const topic = packet.topic;
+  /** Inbound packets run one at a time, in arrival order, through this chain. */
+  #inboundTail: Promise<void> = Promise.resolve();
+  #inboundPending = 0;
+
+  /**
+   * mqtt.js's handleMessage: queues the packet and tells mqtt.js when to
+   * acknowledge it (`done`). A packet is acknowledged once it was verified and
+   * delivered (or rejected), with one exception: an amortised message whose
+   * decryption could start at once is acknowledged on arrival. It is
+   * acknowledged before delivery in any case (it is held until its
+   * manifest), and acknowledging it at once lets mqtt.js hand over the next
+   * packets, so their decryptions overlap. At most MAX_EARLY_ACKS of them
+   * wait in the queue; beyond that mqtt.js waits as for any other packet.
+   */
+  #enqueueInbound(packet: IPublishPacket, done: (err?: Error) => void): void {
     const payload = typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : bytesOf(packet.payload);
+    const keys = this.#keys;
+    const ahead =
+      keys?.acceptsAmortised && !packet.retain && payload[0] === ENVELOPE_TYPE.group && payload[3] === FLAGS.amortised && this.#inboundPending < MAX_EARLY_ACKS
+        ? keys.prefetchAmortised(payload, packet.topic)
+        : undefined;
+    this.#inboundPending++;
+    const run = this.#inboundTail.then(() => this.#inbound(packet, payload, ahead));
+    this.#inboundTail = run.then(
+      () => undefined,
+      (err: unknown) => this.#error(err instanceof Error ? err : new Error(String(err))),
+    );
+    void this.#inboundTail.then(() => {
+      this.#inboundPending--;
+      if (!ahead) done();
+    });
+    if (ahead) done();
+  }
+
+  async #inbound(packet: IPublishPacket, payload: Uint8Array, ahead: AmortisedPrefetch | undefined): Promise<void> {
+    const topic = packet.topic;
     if (!this.#keys) return;
     try {
-      await this.#process(topic, payload, packet.retain, packet.qos);
+      await this.#process(topic, payload, packet.retain, packet.qos, ahead);
     } catch (err) {
       const error = asSecurityError(err, topic);
       if (error.code === 'UNKNOWN_SENDER' && this.#awaitCertificate(topic, payload, packet.retain, packet.qos)) return;
@@ -541,20 +569,20 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
   }
 
   /** Routes one message to the control handlers or opens it for the application; throws SecurityError. */
-  async #process(topic: string, payload: Uint8Array, retained: boolean, qos: 0 | 1 | 2): Promise<void> {
+  async #process(topic: string, payload: Uint8Array, retained: boolean, qos: 0 | 1 | 2, ahead?: AmortisedPrefetch): Promise<void> {
     const control = this.topics.parse(topic);
     if (control) return this.#control(control.kind, control.subject, topic, payload);
     if (this.topics.isReserved(topic)) return; // an unknown reserved topic: not ours to deliver
-    return this.#openApplication(topic, payload, retained, qos);
+    return this.#openApplication(topic, payload, retained, qos, ahead);
   }
 
   /** Opens and delivers an application message; throws SecurityError. */
-  async #openApplication(topic: string, payload: Uint8Array, retained: boolean, qos: 0 | 1 | 2): Promise<void> {
+  async #openApplication(topic: string, payload: Uint8Array, retained: boolean, qos: 0 | 1 | 2, ahead?: AmortisedPrefetch): Promise<void> {
     const keys = this.#keys!;
     const type = payload[0];
     if (keys.acceptsAmortised && ((type === ENVELOPE_TYPE.group && payload[3] === FLAGS.amortised) || type === MANIFEST_TYPE)) {
       if (retained) throw new SecurityError('UNSUPPORTED_VERSION', { topic, detail: 'amortised messages and manifests are not accepted retained' });
-      const outcome = type === MANIFEST_TYPE ? await keys.acceptManifest(payload, topic) : await keys.openAmortised(payload, topic);
+      const outcome = type === MANIFEST_TYPE ? await keys.acceptManifest(payload, topic) : await keys.openAmortised(payload, topic, ahead);
       this.#amortisedOutcome(outcome, qos);
     } else if (type === ENVELOPE_TYPE.group) {
       this.#deliverGroup(await keys.openData(payload, topic, { retained }), qos);

@@ -64,6 +64,39 @@ export interface AmortisedResult {
   readonly rejected: readonly SecurityError[];
 }
 
+/**
+ * A decryption started ahead of openMessage (see prefetch). It carries no
+ * verdict: openMessage runs every check in its usual order and only takes the
+ * plaintext if its own lookup finds the very keys the prefetch used.
+ */
+export class AmortisedPrefetch {
+  #taken = false;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly topic: string,
+    readonly keys: GroupEpochKeys,
+    readonly plaintext: Promise<Uint8Array>,
+  ) {
+    plaintext.catch(() => undefined); // read (or discarded) later: never an unhandled rejection
+  }
+
+  /** The plaintext for openMessage (once); rejects like aesGcmOpen. */
+  take(): Promise<Uint8Array> {
+    this.#taken = true;
+    return this.plaintext;
+  }
+
+  /** Not used: wipe the plaintext when it arrives. */
+  discard(): void {
+    if (this.#taken) return;
+    this.#taken = true;
+    this.plaintext.then(
+      (p) => p.fill(0),
+      () => undefined,
+    );
+  }
+}
+
 interface Pending {
   readonly msg: AmortisedDataMessage;
   readonly stream: ReturnType<typeof groupStream>;
@@ -81,6 +114,8 @@ export interface AmortisedSideOptions {
   readonly amortise?: AmortiseOptions;
   readonly accept?: AmortisedAcceptOptions;
   readonly lookup: (sender: string, senderKeyEpoch: number, channel: string, epoch: number, seq: number, timestamp: number, now: number) => EpochLookup;
+  /** The keys of an installed epoch, without any check or state change (for prefetch). */
+  readonly peekKeys: (sender: string, senderKeyEpoch: number, channel: string, epoch: number) => GroupEpochKeys | undefined;
   readonly keyMissing: (info: UnknownEpochInfo, bytes: Uint8Array, topic: string, now: number) => void;
 }
 
@@ -131,11 +166,14 @@ export class AmortisedSide {
 
   // ---------------------------------------------------------------- publisher
 
-  /** Seals an amortised envelope and records it in its topic's batch. Runs inside the channel's exclusive section. */
-  async seal(keys: GroupEpochKeys, topic: string, payload: Uint8Array, seq: number, now: number): Promise<Uint8Array> {
-    const { bytes, digest } = await sealAmortised({ sender: this.#o.identity.id, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes });
+  /** Seals an amortised envelope; record() it next, in sequence order, before its batch can be taken. */
+  encrypt(keys: GroupEpochKeys, topic: string, payload: Uint8Array, seq: number, now: number): Promise<{ bytes: Uint8Array; digest: Uint8Array }> {
+    return sealAmortised({ sender: this.#o.identity.id, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes });
+  }
+
+  /** Adds a sealed envelope's digest to its topic's batch (sequence numbers in increasing order). */
+  record(keys: GroupEpochKeys, topic: string, seq: number, digest: Uint8Array, now: number): void {
     this.#batcher!.add(keys.channel, topic, keys.epoch, seq, digest, now);
-    return bytes;
   }
 
   takeManifests(all: boolean): ManifestToSend[] {
@@ -155,7 +193,35 @@ export class AmortisedSide {
 
   // --------------------------------------------------------------- subscriber
 
-  async openMessage(bytes: Uint8Array, receivedTopic: string): Promise<AmortisedResult> {
+  /**
+   * Starts decrypting an amortised message before its turn, so that the
+   * decryptions of messages arriving back to back overlap (WebCrypto calls in
+   * flight together cost about half the CPU each of calls made one at a time).
+   * Pure: no check, no state change, nothing thrown; undefined when the
+   * message cannot be decrypted yet (malformed, unknown sender or epoch).
+   * openMessage still decides everything.
+   */
+  prefetch(bytes: Uint8Array, receivedTopic: string): AmortisedPrefetch | undefined {
+    try {
+      const f = decodeAmortised(bytes, this.#o.maxPayloadBytes);
+      const cert = this.#o.trust.get(f.sender, this.#o.clock());
+      const keys = this.#o.peekKeys(f.sender, cert.keyEpoch, f.channel, f.epoch);
+      if (!keys) return undefined;
+      return new AmortisedPrefetch(bytes, receivedTopic, keys, aesGcmOpen(keys.key, groupNonce(keys.iv, f.seq), f.ciphertext, amortisedAad(f.header, receivedTopic)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async openMessage(bytes: Uint8Array, receivedTopic: string, prefetched?: AmortisedPrefetch): Promise<AmortisedResult> {
+    try {
+      return await this.#openMessage(bytes, receivedTopic, prefetched);
+    } finally {
+      prefetched?.discard(); // rejected before decryption: the early plaintext is wiped when it arrives
+    }
+  }
+
+  async #openMessage(bytes: Uint8Array, receivedTopic: string, prefetched: AmortisedPrefetch | undefined): Promise<AmortisedResult> {
     const r = this.#receiver!;
     const now = this.#o.clock();
     checkTopicArg(receivedTopic, 'receivedTopic');
@@ -181,7 +247,8 @@ export class AmortisedSide {
     }
     if (coverage === 'uncovered' && r.isHeld(id, f.seq, digest)) throw new SecurityError('DUPLICATE', { sender: f.sender, topic, detail: 'already held for its manifest' });
     const { keys } = found;
-    const payload = await aesGcmOpen(keys.key, groupNonce(keys.iv, f.seq), f.ciphertext, amortisedAad(f.header, topic));
+    const early = prefetched !== undefined && prefetched.bytes === bytes && prefetched.topic === topic && prefetched.keys === keys;
+    const payload = early ? await prefetched.take() : await aesGcmOpen(keys.key, groupNonce(keys.iv, f.seq), f.ciphertext, amortisedAad(f.header, topic));
     const msg: AmortisedDataMessage = Object.freeze({
       sender: f.sender,
       senderCertificate: cert,

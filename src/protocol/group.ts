@@ -201,9 +201,10 @@ export async function sealGroup(opts: SealGroupOptions): Promise<Uint8Array> {
     .finish();
   const topic = topicField(opts.topic);
   const nonce = groupNonce(keys.iv, opts.seq);
-  const ciphertext = await aesGcmSeal(keys.key, nonce, payload, groupAad(header, topic));
+  // Drawn before the await: seals started back to back draw in the order they started (deterministic test runs).
   const signSeed = opts.random?.(falcon512.lengths.signSeed);
   try {
+    const ciphertext = await aesGcmSeal(keys.key, nonce, payload, groupAad(header, topic));
     const signature = sender.sign(groupTbs(header, topic, ciphertext), signSeed);
     return new ByteWriter(header.length + 6 + ciphertext.length + signature.length)
       .fixed(header, header.length, 'header')

@@ -52,7 +52,7 @@ import {
 } from './group.js';
 import { groupStreamChannel, keySegment } from './streams.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, checkFilterArg, checkSubjectArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './wire.js';
-import { AmortisedSide, type AmortiseOptions, type AmortisedAcceptOptions, type AmortisedResult, type ManifestToSend } from './amortised-manager.js';
+import { AmortisedSide, type AmortisedPrefetch, type AmortiseOptions, type AmortisedAcceptOptions, type AmortisedResult, type ManifestToSend } from './amortised-manager.js';
 
 /** Default topics for the key-management messages (the client may choose others). */
 export const PROTOCOL_TOPICS = Object.freeze({
@@ -226,6 +226,8 @@ interface PublisherChannel {
    */
   excluded: ReadonlySet<string>;
   queue: Promise<unknown>;
+  /** The last seal started: seals finish in the order they were started (see sealData). */
+  sealTail: Promise<unknown>;
   closed: boolean;
 }
 
@@ -454,6 +456,10 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
         ...(opts.amortise !== undefined && { amortise: opts.amortise }),
         ...(opts.acceptAmortised !== undefined && opts.acceptAmortised !== false && { accept: opts.acceptAmortised === true ? {} : opts.acceptAmortised }),
         lookup: (sender, senderKeyEpoch, channel, epoch, seq, timestamp, now) => this.#lookup(sender, senderKeyEpoch, channel, epoch, seq, timestamp, now),
+        peekKeys: (sender, senderKeyEpoch, channel, epoch) => {
+          const s = this.#streams.get(streamKeyOf(sender, channel));
+          return s && s.senderKeyEpoch === senderKeyEpoch ? s.epochs.get(epoch)?.keys : undefined;
+        },
         keyMissing: (info, bytes, topic, now) => this.#keyMissing(info, bytes, topic, false, now),
       });
     }
@@ -532,28 +538,38 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
       throw new SecurityError('NOT_AUTHORISED', { topic, sender: this.identity.id, detail: 'no publish right of ours matches this topic' });
     }
     const ch = await this.#channel(channel);
-    return this.#exclusive(ch, async () => {
+    // The exclusive section only rotates and numbers; the encryption (and
+    // signature) runs outside it, so the WebCrypto calls of messages sealed
+    // back to back overlap (one call at a time costs about twice the CPU per
+    // call: each wakes a thread-pool thread). Seals still finish in the order
+    // they were numbered, so a caller that publishes on completion publishes
+    // in sequence order, and a batch's entries stay in order.
+    const started = await this.#exclusive(ch, async () => {
       const now = this.#clock();
       if (ch.messages >= this.#o.rotateAfterMessages) await this.#rotate(ch, 'messages', []);
       else if (now >= ch.notAfter) await this.#rotate(ch, 'time', []);
       const seq = ch.firstSeqUsed ? await ch.seq.next() : ch.firstSeq;
       ch.firstSeqUsed = true;
       ch.messages++;
+      const keys = ch.keys!;
       const amortised = this.#amortised;
+      let sealing: Promise<Uint8Array>;
       if (amortised && options.signed !== true && amortised.amortises(channel)) {
-        return amortised.seal(ch.keys!, topic, payload, seq, now);
+        const encrypted = amortised.encrypt(keys, topic, payload, seq, now);
+        encrypted.catch(() => undefined); // its failure reaches the caller through `sealing`, a turn later
+        sealing = ch.sealTail.then(() => encrypted).then(({ bytes, digest }) => {
+          amortised.record(keys, topic, seq, digest, now);
+          return bytes;
+        });
+      } else {
+        const signed = sealGroup({ sender: this.identity, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes, ...this.#det() });
+        signed.catch(() => undefined); // likewise
+        sealing = ch.sealTail.then(() => signed);
       }
-      return sealGroup({
-        sender: this.identity,
-        keys: ch.keys!,
-        topic,
-        payload,
-        seq,
-        now,
-        maxPayloadBytes: this.#o.maxPayloadBytes,
-        ...this.#det(),
-      });
+      ch.sealTail = sealing.catch(() => undefined);
+      return { sealing };
     });
+    return started.sealing;
   }
 
   /**
@@ -831,6 +847,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
       retained: [],
       excluded: new Set(),
       queue: Promise.resolve(),
+      sealTail: Promise.resolve(),
       closed: false,
     };
     try {
@@ -1282,9 +1299,20 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
    * decrypted and held until a manifest covers it (`released` then, or at once
    * if a manifest already did). @throws SecurityError for an immediate rejection.
    */
-  async openAmortised(bytes: Uint8Array, receivedTopic: string): Promise<AmortisedResult> {
+  async openAmortised(bytes: Uint8Array, receivedTopic: string, prefetched?: AmortisedPrefetch): Promise<AmortisedResult> {
     this.#live();
-    return this.#requireAmortised().openMessage(bytes, receivedTopic);
+    return this.#requireAmortised().openMessage(bytes, receivedTopic, prefetched);
+  }
+
+  /**
+   * Subscriber: starts decrypting an amortised message ahead of its
+   * openAmortised call (pass the result there). Changes nothing and never
+   * throws; undefined if not applicable (not accepting amortised messages,
+   * malformed, sender or epoch unknown).
+   */
+  prefetchAmortised(bytes: Uint8Array, receivedTopic: string): AmortisedPrefetch | undefined {
+    if (this.#closed || !this.#amortised?.accepting) return undefined;
+    return this.#amortised.prefetch(bytes, receivedTopic);
   }
 
   /** Subscriber: a batch manifest received on `receivedTopic`: verified, then the messages it covers are released or rejected. */

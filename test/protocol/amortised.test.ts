@@ -91,6 +91,16 @@ async function batch(plc: KeyManager, n: number, topic = TOPIC, prefix = 'm'): P
   return { msgs, manifests };
 }
 
+/** The sequence number of an amortised envelope (after type, version, suite, flags, sender, channel, epoch). */
+function decodeSeq(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 4;
+  off += 2 + view.getUint16(off); // sender
+  off += 2 + view.getUint16(off); // channel
+  off += 4; // epoch
+  return Number(view.getBigUint64(off));
+}
+
 const payloads = (r: { released: readonly { payload: Uint8Array }[] }): string[] => r.released.map((m) => text(m.payload));
 const codes = (r: { rejected: readonly SecurityError[] }): string[] => r.rejected.map((e) => e.code);
 
@@ -260,6 +270,61 @@ describe('amortised mode', () => {
     for (const m of next.msgs) await hmi.openAmortised(m, TOPIC);
     expect((await hmi.acceptManifest(manifests[0]!, TOPIC)).released).toEqual([]);
     expect(payloads(await hmi.acceptManifest(next.manifests[0]!, TOPIC))).toEqual(['m0', 'm1']);
+  });
+
+  it('seals started back to back (not awaited one by one) finish in sequence order; the manifest lists them in order', async () => {
+    const { plc, hmi } = await setup(8);
+    // The first payload is large (its encryption takes the longest), so without the ordering the small ones would finish first.
+    const big = new Uint8Array(1_000_000).fill(0x61);
+    const finished: number[] = [];
+    const sealing = Array.from({ length: 8 }, (_, i) => plc.sealData(TOPIC, i === 0 ? big : utf8(`p${i}`)).then((b) => (finished.push(i), b)));
+    const msgs = await Promise.all(sealing);
+    expect(finished).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    const [manifest] = plc.takeManifests(true);
+    expect(decodeManifest(manifest!.bytes).entries.map((e) => e.seq)).toEqual(msgs.map((m) => decodeSeq(m)));
+    expect(decodeManifest(manifest!.bytes).entries.map((e) => e.seq)).toEqual([...msgs.map((m) => decodeSeq(m))].sort((a, b) => a - b));
+    for (const m of msgs) await hmi.openAmortised(m, TOPIC);
+    expect(payloads(await hmi.acceptManifest(manifest!.bytes, TOPIC)).map((p) => p.slice(0, 2))).toEqual(['aa', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']);
+    // Signed seals too (per-message signatures), and a failing seal does not stall the ones after it.
+    const signedDone: number[] = [];
+    const signed = [0, 1, 2].map((i) => plc.sealData(TOPIC, utf8(`s${i}`), { signed: true }).then(() => signedDone.push(i)));
+    const tooBig = plc.sealData(TOPIC, new Uint8Array(10_000_000));
+    const after = plc.sealData(TOPIC, utf8('after'), { signed: true });
+    await Promise.all(signed);
+    expect(signedDone).toEqual([0, 1, 2]);
+    await expect(tooBig).rejects.toThrow();
+    expect((await after)[3]).toBe(FLAGS.signed);
+  });
+
+  it('prefetch: a decryption started early changes no verdict, and its plaintext is wiped when not used', async () => {
+    const { plc, hmi } = await setup(4);
+    const { msgs, manifests } = await batch(plc, 4);
+    // Nothing to prefetch for: malformed bytes, or a KeyManager that does not accept amortised messages.
+    expect(hmi.prefetchAmortised(new Uint8Array([1, 2, 3]), TOPIC)).toBeUndefined();
+    const plain = await km(w.hmi, { storage: new MemoryStorage() }).catch(() => undefined);
+    expect(plain?.prefetchAmortised(msgs[0]!, TOPIC)).toBeUndefined();
+    // The normal path, with prefetches.
+    const ahead0 = hmi.prefetchAmortised(msgs[0]!, TOPIC)!;
+    expect(ahead0).toBeDefined();
+    expect(await hmi.openAmortised(msgs[0]!, TOPIC, ahead0)).toEqual({ released: [], rejected: [] });
+    // A prefetch for other bytes (a tampered copy, or another message) is not taken: the verdict is the usual one.
+    const tampered = msgs[1]!.slice();
+    tampered[tampered.length - 1]! ^= 1;
+    const aheadTampered = hmi.prefetchAmortised(tampered, TOPIC)!;
+    await expect(aheadTampered.plaintext).rejects.toMatchObject({ code: 'DECRYPT_FAILED' });
+    expect(await codeOf(hmi.openAmortised(tampered, TOPIC, aheadTampered))).toBe('DECRYPT_FAILED');
+    const aheadOther = hmi.prefetchAmortised(msgs[2]!, TOPIC)!;
+    expect(await hmi.openAmortised(msgs[1]!, TOPIC, aheadOther)).toEqual({ released: [], rejected: [] });
+    expect(text(await aheadOther.plaintext)).toBe('\0\0'); // not used by that call: wiped
+    // A copy already held: DUPLICATE before decryption, and the early plaintext is wiped.
+    const aheadDup = hmi.prefetchAmortised(msgs[0]!, TOPIC)!;
+    expect(await codeOf(hmi.openAmortised(msgs[0]!, TOPIC, aheadDup))).toBe('DUPLICATE');
+    expect([...(await aheadDup.plaintext)].every((b) => b === 0)).toBe(true);
+    // Redirected to another topic: the prefetch decrypts under the wrong AAD and fails; the verdict is TOPIC_MISMATCH as always.
+    const redirected = hmi.prefetchAmortised(msgs[2]!, 'other/topic');
+    expect(await codeOf(hmi.openAmortised(msgs[2]!, 'other/topic', redirected))).toBe('TOPIC_MISMATCH');
+    for (const m of msgs.slice(2)) await hmi.openAmortised(m, TOPIC, hmi.prefetchAmortised(m, TOPIC));
+    expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m0', 'm1', 'm2', 'm3']);
   });
 
   it('bounds the hold buffer (oldest rejected first)', async () => {
