@@ -7,6 +7,20 @@
 /** The MQTT limit for a topic name or filter, in UTF-8 bytes. */
 export const MAX_TOPIC_BYTES = 65_535;
 
+// Strings already found valid: every message checks its topic and its
+// channel again (both rarely change), and the checks walk every character.
+// Validity is a property of the string alone, so remembering it is exact; the
+// sets are bounded (cleared when full) and hold short strings only.
+const MEMO_LIMIT = 1024;
+const MEMO_MAX_LENGTH = 512;
+const validNames = new Set<string>();
+const validFilters = new Set<string>();
+function remember(set: Set<string>, text: string): void {
+  if (text.length > MEMO_MAX_LENGTH) return;
+  if (set.size >= MEMO_LIMIT) set.clear();
+  set.add(text);
+}
+
 function describe(value: unknown): string {
   return value === null ? 'null' : typeof value === 'object' ? 'object' : typeof value;
 }
@@ -51,6 +65,7 @@ function checkCommon(text: unknown, what: string): string {
  * @example validateTopicName('plant/line1/temp'); // ok
  */
 export function validateTopicName(topic: string): void {
+  if (typeof topic === 'string' && validNames.has(topic)) return;
   checkCommon(topic, 'topic name');
   for (let i = 0; i < topic.length; i++) {
     const c = topic[i];
@@ -58,6 +73,7 @@ export function validateTopicName(topic: string): void {
       throw new RangeError(`topic name must not contain the wildcard '${c}' (at index ${i})`);
     }
   }
+  remember(validNames, topic);
 }
 
 /**
@@ -70,6 +86,7 @@ export function validateTopicName(topic: string): void {
  * @example validateTopicFilter('plant/+/temp/#'); // ok
  */
 export function validateTopicFilter(filter: string): void {
+  if (typeof filter === 'string' && validFilters.has(filter)) return;
   checkCommon(filter, 'topic filter');
   const levels = filter.split('/');
   levels.forEach((level, index) => {
@@ -87,6 +104,7 @@ export function validateTopicFilter(filter: string): void {
       throw new RangeError(`topic filter: '#' must occupy a whole level, found inside level ${index} ("${level}")`);
     }
   });
+  remember(validFilters, filter);
 }
 
 /** True if `filter` is a valid topic filter (never throws). */
