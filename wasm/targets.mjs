@@ -36,8 +36,11 @@ export const nativeSources = [
   'native/src/pqc_info.c',
 ];
 
-/** Signing with an expanded key (Falcon's tree), compiled against whichever Falcon internals the variant uses. */
-export const falconFastSources = ['native/falcon_fpr/falcon_fast.c'];
+/**
+ * Our C over Falcon's internals, compiled against whichever internals the variant uses: signing with an
+ * expanded key (Falcon's tree) and verification with a prepared public key.
+ */
+export const falconFastSources = ['native/falcon_fpr/falcon_fast.c', 'native/falcon_fpr/falcon_verify.c'];
 
 /**
  * Two builds of the same sources, differing only in Falcon's floating point:
@@ -79,6 +82,8 @@ export const exportedFunctions = [
   'pqc_verify',
   'pqc_sign_expand',
   'pqc_sign_expanded',
+  'pqc_verify_prepare',
+  'pqc_verify_prepared',
   'pqc_falcon_native_fp',
   'pqc_shake256',
   'pqc_malloc',
