@@ -23,6 +23,8 @@ export interface SignerLengths {
   readonly signSeed: number;
   /** The expanded signing key (Falcon's tree) that expand() keeps in wasm memory. */
   readonly expandedKey: number;
+  /** The prepared public key (NTT form) that verifier() keeps in wasm memory. */
+  readonly preparedKey: number;
 }
 
 export interface KemParams {
@@ -69,7 +71,7 @@ const signer = (id: number, name: string, padded: boolean, pk: number, sk: numbe
     id,
     name,
     padded,
-    lengths: Object.freeze({ publicKey: pk, secretKey: sk, signature: sig, keygenSeed: 48, signSeed: 88, expandedKey: pk === 897 ? 57_344 : 122_880 }),
+    lengths: Object.freeze({ publicKey: pk, secretKey: sk, signature: sig, keygenSeed: 48, signSeed: 88, expandedKey: pk === 897 ? 57_344 : 122_880, preparedKey: pk === 897 ? 1024 : 2048 }),
     stackWipe: pk === 897 ? STACK_WIPE.falcon512 : STACK_WIPE.falcon1024,
   });
 
@@ -97,4 +99,5 @@ export const Field = Object.freeze({
   ENCAPS_SEED: 7,
   SIGN_SEED: 8,
   EXPANDED_KEY: 9,
+  PREPARED_KEY: 10,
 } as const);
