@@ -42,6 +42,7 @@ export interface Region {
 }
 
 const RANDOM_CHUNK = 65536; // crypto.getRandomValues' limit per call
+const PUBLIC_INPUT_MAX = 65536; // the largest input region runPublic() keeps from call to call
 
 export class WasmCore {
   readonly fn: CoreFunctions;
@@ -169,7 +170,11 @@ export class WasmCore {
   runPublic<T>(what: string, len: number, body: (input: number) => T): T {
     if (this.broken) throw new PqcError('ABORTED', `the wasm core is unusable after an earlier abort (${this.broken}); call init() in a new context`);
     let input = this.publicInput;
-    if (input === undefined || input.len < len) {
+    // Inputs above PUBLIC_INPUT_MAX (long messages) get a region of their own for this call only, so that
+    // the kept region stays small.
+    const kept = len <= PUBLIC_INPUT_MAX;
+    if (!kept) input = this.alloc(len);
+    else if (input === undefined || input.len < len) {
       if (input !== undefined) this.free(input);
       this.publicInput = undefined;
       input = this.publicInput = this.alloc(Math.max(len, 4096));
@@ -182,7 +187,8 @@ export class WasmCore {
       throw err;
     } finally {
       this.raw.stackRestore(sp);
-      this.heap().fill(0, input.ptr, input.ptr + len);
+      if (kept) this.heap().fill(0, input.ptr, input.ptr + len);
+      else this.free(input);
     }
   }
 

@@ -1,8 +1,9 @@
 // Run by init() before the core is handed out: the build's lengths match the
 // table in params.ts, and a known-answer ML-KEM-768 exchange and a Falcon-512
-// verification (plain and with a prepared key) give the values recorded here (cross-checked against
-// @noble/post-quantum in test/self-test.test.ts). A miscompiled or truncated
-// module fails here instead of producing wrong keys later.
+// verification (plain and with a prepared key) give the values recorded here
+// (cross-checked against @noble/post-quantum in test/self-test.test.ts). A
+// miscompiled or truncated module fails here instead of producing wrong keys
+// later.
 
 import type { WasmCore } from './core.js';
 import { fromBase64, sequence, toHex } from './encoding.js';
