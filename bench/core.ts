@@ -1,6 +1,8 @@
 // The wasm core against the other implementations. Per operation, every implementation's rounds are
 // interleaved (bench/stats.ts interleave()), so that the ratios survive a shared, noisy machine.
-//   ours               pqc-iiot's bindings (bindings/index.ts over wasm/pqc.wasm)
+//   ours               pqc-iiot's bindings (bindings/index.ts over wasm/pqc.wasm). Falcon signs with a key expanded
+//                      once (expand(), as the SDK signs) and verifies with a public key prepared once (verifier():
+//                      decoded and in NTT form); the plain verify(sig, msg, pk) decodes the key on every call
 //   noble              @noble/post-quantum 0.7.1 (pure JavaScript)
 //   pqcleanWasm        the npm `pqclean` package's own wasm backend, its classic synchronous API
 //                      (KEM#keypair/generateKey/decryptKey, Sign#keypair/sign/verify) on the main thread:
@@ -149,8 +151,10 @@ async function signImpl(impl: Impl, name: SignName): Promise<SignImpl> {
     case 'ours': {
       const b = await import('../bindings/index.js');
       const s = { falcon512: b.falcon512, falcon1024: b.falcon1024 }[name];
-      // Ours signs as the SDK does: with the key expanded once (Identity.sign), the fast f64 build.
+      // Ours signs as the SDK does: with the key expanded once (Identity.sign), the fast f64 build; and
+      // verifies with the public key prepared once (verifier()), which the SDK is to use too.
       const expanded = new Map<Bytes, ReturnType<typeof s.expand>>();
+      const prepared = new Map<Bytes, ReturnType<typeof s.verifier>>();
       return {
         keygen: () => {
           const k = s.keygen();
@@ -161,7 +165,11 @@ async function signImpl(impl: Impl, name: SignName): Promise<SignImpl> {
           if (!key) expanded.set(sk, (key = s.expand(sk)));
           return key.sign(msg);
         },
-        verify: (sig, msg, pk) => s.verify(sig, msg, pk),
+        verify: (sig, msg, pk) => {
+          let verifier = prepared.get(pk);
+          if (!verifier) prepared.set(pk, (verifier = s.verifier(pk)));
+          return verifier.verify(sig, msg);
+        },
       };
     }
     case 'noble': {

@@ -1,7 +1,8 @@
 // The WebAssembly boundary: one instance, its memory, and the only code that
 // allocates or frees in it. Every region is zeroed before it goes back to the
 // allocator, and the stack area a call used is wiped after the call, so no
-// secret outlives the call that needed it inside wasm memory.
+// secret outlives the call that needed it inside wasm memory. Operations on
+// public data only (signature verification) take a cheaper path, runPublic().
 
 import { PqcError } from './errors.js';
 
@@ -21,6 +22,8 @@ interface CoreExports {
   readonly pqc_verify: (alg: number, sig: number, siglen: number, m: number, mlen: number, pk: number) => number;
   readonly pqc_sign_expand: (alg: number, expanded: number, sk: number) => number;
   readonly pqc_sign_expanded: (alg: number, sig: number, siglen: number, m: number, mlen: number, expanded: number, seed: number) => number;
+  readonly pqc_verify_prepare: (alg: number, prepared: number, pk: number) => number;
+  readonly pqc_verify_prepared: (alg: number, sig: number, siglen: number, m: number, mlen: number, prepared: number) => number;
   readonly pqc_falcon_native_fp: () => number;
   readonly pqc_shake256: (out: number, outlen: number, input: number, inlen: number) => number;
   readonly pqc_malloc: (n: number) => number;
@@ -39,6 +42,7 @@ export interface Region {
 }
 
 const RANDOM_CHUNK = 65536; // crypto.getRandomValues' limit per call
+const PUBLIC_INPUT_MAX = 65536; // the largest input region runPublic() keeps from call to call
 
 export class WasmCore {
   readonly fn: CoreFunctions;
@@ -46,6 +50,8 @@ export class WasmCore {
   private readonly raw: CoreExports;
   private view: Uint8Array;
   private broken: string | undefined;
+  /** runPublic()'s input region, reused from call to call (see there). */
+  private publicInput: Region | undefined;
   /** Replaced by the memory test to observe every region as it is freed. */
   rawFree: (ptr: number, len: number) => void;
 
@@ -147,6 +153,42 @@ export class WasmCore {
       this.raw.stackRestore(sp);
       this.heap().fill(0, Math.max(this.raw.emscripten_stack_get_end(), sp - stackWipe), sp);
       for (const r of regions) this.free(r);
+    }
+  }
+
+  /**
+   * Runs one operation whose inputs, outputs and intermediate values are all public: signature
+   * verification (public key, signature, message; the hash of the message and the decoded signature on
+   * the C stack). `body` gets one input region of at least `len` bytes, reused from call to call instead
+   * of allocated and freed each time, and zeroed after the call, so the caller's message does not stay in
+   * wasm memory. The stack the call used is not wiped: it holds only values derived from those public
+   * inputs, and the next secret operation's own wipe (run()) covers it (verification needs at most ~10 KB
+   * of stack, less than any STACK_WIPE bound; test/memory.test.ts checks that the whole stack is zero
+   * after every secret operation, verifications in between included). Never use this for anything that
+   * touches a secret key, a seed or a shared secret.
+   */
+  runPublic<T>(what: string, len: number, body: (input: number) => T): T {
+    if (this.broken) throw new PqcError('ABORTED', `the wasm core is unusable after an earlier abort (${this.broken}); call init() in a new context`);
+    let input = this.publicInput;
+    // Inputs above PUBLIC_INPUT_MAX (long messages) get a region of their own for this call only, so that
+    // the kept region stays small.
+    const kept = len <= PUBLIC_INPUT_MAX;
+    if (!kept) input = this.alloc(len);
+    else if (input === undefined || input.len < len) {
+      if (input !== undefined) this.free(input);
+      this.publicInput = undefined;
+      input = this.publicInput = this.alloc(Math.max(len, 4096));
+    }
+    const sp = this.raw.emscripten_stack_get_current();
+    try {
+      return body(input.ptr);
+    } catch (err) {
+      if (err instanceof PqcError && err.code === 'ABORTED') this.broken = `${what}: ${err.message}`;
+      throw err;
+    } finally {
+      this.raw.stackRestore(sp);
+      if (kept) this.heap().fill(0, input.ptr, input.ptr + len);
+      else this.free(input);
     }
   }
 

@@ -25,6 +25,23 @@ export interface ExpandedSigningKey {
   destroy(): void;
 }
 
+/**
+ * A Falcon public key prepared once for verification (decoded and put in NTT
+ * form, kept in wasm memory): each verify() then skips that work and answers
+ * exactly as Signer.verify() would with the same key. A key that does not
+ * decode gives a verifier that rejects every signature, as verify() does.
+ * Public data only: nothing is secret here. Call free() when done (the
+ * region is also freed if the object is garbage-collected).
+ */
+export interface Verifier {
+  readonly name: string;
+  /** True once free() was called; verify() then throws. */
+  readonly freed: boolean;
+  /** True for a valid signature of `message`; false for any invalid or malformed one (never throws for it). */
+  verify(signature: Uint8Array, message: Uint8Array): boolean;
+  free(): void;
+}
+
 // Wipes expanded keys that were dropped without destroy().
 const expandedKeys = new FinalizationRegistry<{ region: Region; live: { on: boolean } }>(({ region, live }) => {
   if (live.on) {
@@ -45,6 +62,67 @@ export interface Signer {
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   /** Expands `secretKey` once for fast, division-free signing (see ExpandedSigningKey). */
   expand(secretKey: Uint8Array): ExpandedSigningKey;
+  /** Prepares `publicKey` once for repeated verification (see Verifier). */
+  verifier(publicKey: Uint8Array): Verifier;
+}
+
+// Frees prepared public keys that were dropped without free().
+const preparedKeys = new FinalizationRegistry<{ region: Region; live: { on: boolean } }>(({ region, live }) => {
+  if (live.on) {
+    live.on = false;
+    getCore().free(region);
+  }
+});
+
+/** A signature of impossible length is simply not valid (checked before any copy into wasm memory). */
+function plausible(p: SignerParams, signature: Uint8Array, message: Uint8Array): boolean {
+  if (!isBytes(signature)) abytes(signature, undefined, 'signature');
+  abytes(message, undefined, 'message');
+  return signature.length !== 0 && signature.length <= p.lengths.signature;
+}
+
+function makeVerifier(p: SignerParams, publicKey: Uint8Array): Verifier {
+  const L = p.lengths;
+  abytes(publicKey, L.publicKey, 'publicKey');
+  const core = getCore();
+  const region = core.alloc(L.preparedKey);
+  let decodes: boolean;
+  try {
+    decodes = core.runPublic(`${p.name} verifier`, L.publicKey, (input) => {
+      core.heap().set(publicKey, input);
+      return core.fn.pqc_verify_prepare(p.id, region.ptr, input) === Status.OK;
+    });
+  } catch (err) {
+    core.free(region);
+    throw err;
+  }
+  const live = { on: true };
+  const verifier = {
+    name: p.name,
+    get freed(): boolean {
+      return !live.on;
+    },
+    verify(signature: Uint8Array, message: Uint8Array): boolean {
+      const ok = plausible(p, signature, message);
+      if (!live.on) throw new PqcError('FAILED', `${p.name} verifier was freed`);
+      if (!ok || !decodes) return false;
+      const sigLen = signature.length;
+      return core.runPublic(`${p.name} verify (prepared)`, sigLen + message.length, (input) => {
+        const heap = core.heap();
+        heap.set(signature, input);
+        heap.set(message, input + sigLen);
+        return core.fn.pqc_verify_prepared(p.id, input, sigLen, input + sigLen, message.length, region.ptr) === Status.OK;
+      });
+    },
+    free(): void {
+      if (!live.on) return;
+      live.on = false;
+      preparedKeys.unregister(verifier);
+      core.free(region);
+    },
+  };
+  preparedKeys.register(verifier, { region, live }, verifier);
+  return Object.freeze(verifier);
 }
 
 function makeExpanded(p: SignerParams, secretKey: Uint8Array): ExpandedSigningKey {
@@ -104,6 +182,9 @@ function makeSigner(p: SignerParams): Signer {
     expand(secretKey: Uint8Array): ExpandedSigningKey {
       return makeExpanded(p, secretKey);
     },
+    verifier(publicKey: Uint8Array): Verifier {
+      return makeVerifier(p, publicKey);
+    },
     name: p.name,
     padded: p.padded,
     lengths: L,
@@ -146,21 +227,20 @@ function makeSigner(p: SignerParams): Signer {
       }, p.stackWipe);
     },
     verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-      if (!isBytes(signature)) abytes(signature, undefined, 'signature');
-      abytes(message, undefined, 'message');
+      const ok = plausible(p, signature, message);
       abytes(publicKey, L.publicKey, 'publicKey');
-      // A signature of impossible length is simply not valid.
-      if (signature.length === 0 || signature.length > L.signature) return false;
+      if (!ok) return false;
       const core = getCore();
-      return core.run(`${p.name} verify`, (scratch) => {
-        const sig = scratch(signature.length);
-        const m = scratch(message.length);
-        const pk = scratch(L.publicKey);
-        core.heap().set(signature, sig.ptr);
-        core.heap().set(message, m.ptr);
-        core.heap().set(publicKey, pk.ptr);
-        return core.fn.pqc_verify(p.id, sig.ptr, signature.length, m.ptr, message.length, pk.ptr) === Status.OK;
-      }, p.stackWipe);
+      const sigLen = signature.length;
+      const mLen = message.length;
+      // Public data only: runPublic() (no per-call allocation, no stack wipe; see core.ts).
+      return core.runPublic(`${p.name} verify`, sigLen + mLen + L.publicKey, (input) => {
+        const heap = core.heap();
+        heap.set(signature, input);
+        heap.set(message, input + sigLen);
+        heap.set(publicKey, input + sigLen + mLen);
+        return core.fn.pqc_verify(p.id, input, sigLen, input + sigLen, mLen, input + sigLen + mLen) === Status.OK;
+      });
     },
   });
 }

@@ -23,6 +23,8 @@ export interface SignerLengths {
   readonly signSeed: number;
   /** The expanded signing key (Falcon's tree) that expand() keeps in wasm memory. */
   readonly expandedKey: number;
+  /** The prepared public key (NTT form) that verifier() keeps in wasm memory. */
+  readonly preparedKey: number;
 }
 
 export interface KemParams {
@@ -48,14 +50,18 @@ export interface SignerParams {
  * (scratch: fill the stack with a pattern, run, find the deepest byte changed):
  * ML-KEM-1024 decapsulation 20,464 bytes; Falcon-512 signing 41,968;
  * Falcon-1024 signing 82,928; SHAKE-256 (its context is on the heap) well under
- * 4 KiB. Wiping the whole stack cost SHAKE-256 of 300 bytes 20 us. PQClean's code has no data-dependent recursion or
- * alloca, so the depth is the same for every input. Wiping only this much
+ * 4 KiB, but its bound is 16 KiB so that it also clears what a verification
+ * (public data, not wiped, at most ~8.3 KB deep) left below it: after any
+ * secret operation the whole stack is zero. PQClean's code has no
+ * data-dependent recursion or alloca, so the depth is the same for every
+ * input. Wiping only this much (SHAKE-256 of 300 bytes: 20 us with the whole
+ * stack)
  * instead of the whole 256 KiB stack saves microseconds per call;
  * test/memory.test.ts checks after every operation of every parameter set that
  * the whole stack below the caller's frame is zero, so a bound that is too
  * small fails there.
  */
-export const STACK_WIPE = Object.freeze({ mlKem: 32 * 1024, falcon512: 64 * 1024, falcon1024: 128 * 1024, shake: 4 * 1024 });
+export const STACK_WIPE = Object.freeze({ mlKem: 32 * 1024, falcon512: 64 * 1024, falcon1024: 128 * 1024, shake: 16 * 1024 });
 
 const kem = (id: number, name: string, pk: number, sk: number, ct: number): KemParams =>
   Object.freeze({
@@ -70,7 +76,7 @@ const signer = (id: number, name: string, padded: boolean, pk: number, sk: numbe
     id,
     name,
     padded,
-    lengths: Object.freeze({ publicKey: pk, secretKey: sk, signature: sig, keygenSeed: 48, signSeed: 88, expandedKey: pk === 897 ? 57_344 : 122_880 }),
+    lengths: Object.freeze({ publicKey: pk, secretKey: sk, signature: sig, keygenSeed: 48, signSeed: 88, expandedKey: pk === 897 ? 57_344 : 122_880, preparedKey: pk === 897 ? 1024 : 2048 }),
     stackWipe: pk === 897 ? STACK_WIPE.falcon512 : STACK_WIPE.falcon1024,
   });
 
@@ -98,4 +104,5 @@ export const Field = Object.freeze({
   ENCAPS_SEED: 7,
   SIGN_SEED: 8,
   EXPANDED_KEY: 9,
+  PREPARED_KEY: 10,
 } as const);

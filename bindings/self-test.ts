@@ -1,8 +1,9 @@
 // Run by init() before the core is handed out: the build's lengths match the
 // table in params.ts, and a known-answer ML-KEM-768 exchange and a Falcon-512
-// verification give the values recorded here (cross-checked against
-// @noble/post-quantum in test/self-test.test.ts). A miscompiled or truncated
-// module fails here instead of producing wrong keys later.
+// verification (plain and with a prepared key) give the values recorded here
+// (cross-checked against @noble/post-quantum in test/self-test.test.ts). A
+// miscompiled or truncated module fails here instead of producing wrong keys
+// later.
 
 import type { WasmCore } from './core.js';
 import { fromBase64, sequence, toHex } from './encoding.js';
@@ -38,6 +39,7 @@ export function selfTest(core: WasmCore, falcon: 'fast' | 'strict'): void {
       [Field.KEYGEN_SEED, L.keygenSeed],
       [Field.SIGN_SEED, L.signSeed],
       [Field.EXPANDED_KEY, L.expandedKey],
+      [Field.PREPARED_KEY, L.preparedKey],
     ];
     for (const [field, len] of want) if (core.fn.pqc_info(p.id, field) !== len) fail(`${p.name} length ${field}`);
   }
@@ -53,8 +55,12 @@ export function selfTest(core: WasmCore, falcon: 'fast' | 'strict'): void {
   const message = new TextEncoder().encode(vector.SELF_TEST_MESSAGE);
   const pk = fromBase64(vector.FALCON512_PUBLIC_KEY);
   const sig = fromBase64(vector.FALCON512_SIGNATURE);
+  const verifier = falcon512.verifier(pk);
   if (!falcon512.verify(sig, message, pk)) fail('Falcon-512 known signature');
+  if (!verifier.verify(sig, message)) fail('Falcon-512 known signature (prepared key)');
   message[0]! ^= 1;
   if (falcon512.verify(sig, message, pk)) fail('Falcon-512 accepted a wrong message');
+  if (verifier.verify(sig, message)) fail('Falcon-512 accepted a wrong message (prepared key)');
+  verifier.free();
   if (core.fn.pqc_falcon_native_fp() !== (falcon === 'fast' ? 1 : 0)) fail(`this is not the ${falcon} Falcon build`);
 }

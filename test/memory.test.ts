@@ -39,6 +39,19 @@ function expectWiped(body: () => void, minFrees: number): void {
   expect(stack.findIndex((b) => b !== 0)).toBe(-1);
 }
 
+/**
+ * Verification touches public data only (core.runPublic): it frees nothing per call and its stack is not
+ * wiped, but its input region is zeroed after the call (`inputs` are nowhere in memory afterwards), and the
+ * next secret operation's wipe covers what it left on the stack (the expectWiped checks that follow every
+ * verification here look at the whole stack).
+ */
+function expectPublic(body: () => void, inputs: Uint8Array[]): void {
+  frees = [];
+  body();
+  expect(frees.filter((f) => f.nonZero > 0)).toEqual([]);
+  for (const input of inputs) expectNowhereInMemory(input, 'verification input');
+}
+
 /** Fails if any 16-byte window of `secret` (sampled every 8 bytes) is found in wasm memory. */
 function expectNowhereInMemory(secret: Uint8Array, label: string): void {
   const memory = Buffer.from(core.heap().buffer);
@@ -79,7 +92,10 @@ describe('zeroisation', () => {
       expectWiped(() => signer.sign(seq(300), keys.secretKey, seq(88, 1)), 5);
       expectWiped(() => signer.sign(seq(300), keys.secretKey), 4);
       const sig = signer.sign(seq(300), keys.secretKey);
-      expectWiped(() => expect(signer.verify(sig, seq(300), keys.publicKey)).toBe(true), 3);
+      expectPublic(() => expect(signer.verify(sig, seq(300), keys.publicKey)).toBe(true), [sig]);
+      const verifier = signer.verifier(keys.publicKey);
+      expectPublic(() => expect(verifier.verify(sig, seq(300))).toBe(true), [sig]);
+      verifier.free();
       // The expanded signing key: signing with it wipes, and destroy() zeroes its region.
       let expanded = signer.expand(keys.secretKey);
       expanded.destroy();
@@ -94,10 +110,13 @@ describe('zeroisation', () => {
     }
   });
 
-  it('wipes after SHAKE-256 (its stack wipe is bounded too), for short and long inputs and outputs', () => {
+  it('wipes after SHAKE-256 (its stack wipe is bounded too, and clears what verifications left), for short and long inputs and outputs', () => {
     // The SDK derives secrets with SHAKE-256 (identity seeds, CA key seeds), so it gets the same checks.
     const secret = seq(200, 11);
+    const keys = falcon1024.keygen(seq(48, 9));
+    const sig = falcon1024.sign(seq(64), keys.secretKey);
     for (const [len, out] of [[0, 32], [200, 32], [5000, 64], [200, 4096]] as const) {
+      expect(falcon1024.verify(sig, seq(64), keys.publicKey)).toBe(true); // leaves public values on the stack
       const input = len <= secret.length ? secret.subarray(0, len) : seq(len, 11);
       let digest: Uint8Array = new Uint8Array();
       expectWiped(() => (digest = shake256(input, out)), 2);
@@ -105,6 +124,22 @@ describe('zeroisation', () => {
       if (out >= 32) expectNowhereInMemory(digest.subarray(0, 32), `SHAKE-256 output (${len} -> ${out})`);
     }
     expectNowhereInMemory(secret, 'SHAKE-256 input');
+  });
+
+  it('a secret operation after the deepest verifications still leaves the whole stack zero', () => {
+    // Verification leaves public values on the stack; every secret operation's wipe bound must cover them.
+    const m = crypto.getRandomValues(new Uint8Array(500));
+    for (const signer of [falcon1024, falconPadded1024]) {
+      const keys = signer.keygen(seq(48, 8));
+      const sig = signer.sign(m, keys.secretKey);
+      const verifier = signer.verifier(keys.publicKey);
+      for (const verify of [() => signer.verify(sig, m, keys.publicKey), () => verifier.verify(sig, m)]) {
+        expectPublic(() => expect(verify()).toBe(true), [m]);
+        expect(core.heap().subarray(core.stackBounds().end, core.stackBounds().current).some((b) => b !== 0)).toBe(true);
+        expectWiped(() => mlKem512.encapsulate(mlKem512.keygen(seq(64, 1)).publicKey, seq(32, 2)), 4);
+      }
+      verifier.free();
+    }
   });
 
   it('wipes when a call throws: corrupt secret key', () => {

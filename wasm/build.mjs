@@ -65,6 +65,12 @@ function falconAliasHeader(src, dir, workDir) {
   return file;
 }
 
+/** The extra flags of targets.mjs's unitFlags for one file (forward slashes, whatever the platform). */
+function unitFlags(file) {
+  const path = file.split('\\').join('/');
+  return t.unitFlags.find((rule) => rule.match.test(path))?.flags ?? [];
+}
+
 /** Runs jobs with at most `limit` at a time (the CI machine has two cores). */
 async function pool(jobs, limit) {
   const results = [];
@@ -121,7 +127,7 @@ async function buildVariant(lock, src, name, variant, outFile) {
     const objects = units.map((u, i) => join(workDir, `${String(i).padStart(3, '0')}.o`));
     await pool(
       units.map((u, i) => () =>
-        emcc([...t.compileFlags, ...prefixMap, ...includes, ...u.extra, '-c', relative(repoRoot, u.file), '-o', objects[i]]),
+        emcc([...t.compileFlags, ...prefixMap, ...includes, ...u.extra, ...unitFlags(u.file), '-c', relative(repoRoot, u.file), '-o', objects[i]]),
       ),
       Math.max(1, cpus().length),
     );

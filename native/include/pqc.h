@@ -43,7 +43,8 @@ enum pqc_field {
     PQC_KEYGEN_SEED_BYTES = 6,
     PQC_ENCAPS_SEED_BYTES = 7,  /* KEM only */
     PQC_SIGN_SEED_BYTES = 8,    /* signatures only */
-    PQC_EXPANDED_KEY_BYTES = 9  /* signatures only: the expanded signing key (tree) */
+    PQC_EXPANDED_KEY_BYTES = 9, /* signatures only: the expanded signing key (tree) */
+    PQC_PREPARED_KEY_BYTES = 10 /* signatures only: the prepared public key (pqc_verify_prepare) */
 };
 
 /* Returns the length for (alg, field), or a negative status code. */
@@ -77,6 +78,20 @@ PQC_EXPORT int pqc_verify(int alg, const uint8_t *sig, size_t siglen, const uint
 PQC_EXPORT int pqc_sign_expand(int alg, uint8_t *expanded, const uint8_t *sk);
 PQC_EXPORT int pqc_sign_expanded(int alg, uint8_t *sig, size_t *siglen, const uint8_t *m, size_t mlen,
                                  const uint8_t *expanded, const uint8_t *seed);
+
+/*
+ * Verification with a prepared public key: pqc_verify_prepare decodes `pk`
+ * and converts it to Falcon's NTT (Montgomery) form once, into `prepared`
+ * (pqc_info(alg, PQC_PREPARED_KEY_BYTES) bytes: 1,024 for Falcon-512, 2,048
+ * for Falcon-1024; 2-byte aligned). It returns PQC_ERR_FAILED if the key does
+ * not decode (pqc_verify rejects every signature under such a key).
+ * pqc_verify_prepared then returns PQC_OK for exactly the signatures pqc_verify
+ * accepts under that key, PQC_ERR_FAILED otherwise, without decoding the key
+ * again. Public data only: `prepared` need not be wiped.
+ */
+PQC_EXPORT int pqc_verify_prepare(int alg, uint8_t *prepared, const uint8_t *pk);
+PQC_EXPORT int pqc_verify_prepared(int alg, const uint8_t *sig, size_t siglen, const uint8_t *m, size_t mlen,
+                                   const uint8_t *prepared);
 
 /* 1 if this build's Falcon uses hardware (wasm f64) floating point, 0 for the integer emulation. */
 PQC_EXPORT int pqc_falcon_native_fp(void);

@@ -57,6 +57,7 @@ int pqc_sign_info(int alg, int field) {
         case PQC_KEYGEN_SEED_BYTES: return KEYGEN_SEED_BYTES;
         case PQC_SIGN_SEED_BYTES: return SIGN_SEED_BYTES;
         case PQC_EXPANDED_KEY_BYTES: return (int)pqc_falcon_expanded_bytes(s->logn);
+        case PQC_PREPARED_KEY_BYTES: return (int)pqc_falcon_prepared_bytes(s->logn);
         default: return PQC_ERR_BAD_ARGUMENT;
     }
 }
@@ -152,6 +153,23 @@ int pqc_sign_expanded(int alg, uint8_t *sig, size_t *siglen, const uint8_t *m, s
         *siglen = 0;
     }
     return status;
+}
+
+int pqc_verify_prepare(int alg, uint8_t *prepared, const uint8_t *pk) {
+    const signer_t *s = find(alg);
+    if (s == NULL || prepared == NULL || pk == NULL) {
+        return PQC_ERR_BAD_ARGUMENT;
+    }
+    return pqc_falcon_verify_prepare(s->logn, prepared, pk, (size_t)s->pk_bytes) == 0 ? PQC_OK : PQC_ERR_FAILED;
+}
+
+int pqc_verify_prepared(int alg, const uint8_t *sig, size_t siglen, const uint8_t *m, size_t mlen,
+                        const uint8_t *prepared) {
+    const signer_t *s = find(alg);
+    if (s == NULL || prepared == NULL) {
+        return PQC_ERR_BAD_ARGUMENT;
+    }
+    return pqc_falcon_verify_prepared(s->logn, sig, siglen, m, mlen, prepared) == 0 ? PQC_OK : PQC_ERR_FAILED;
 }
 
 int pqc_falcon_native_fp(void) {
