@@ -11,6 +11,7 @@ import type { Identity } from '../identity/identity.js';
 import { MAX_CERTIFICATE_BYTES, decodeCertificate, type Certificate } from './certificate.js';
 import type { TrustStore } from './trust-store.js';
 import { FORMAT_VERSION, TYPE, checkNow, equalBytes, malformed, signedMessage, unsupported } from './wire.js';
+import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 const MAX_SIGNATURE = falcon512.lengths.signature;
 
@@ -106,7 +107,7 @@ export function verifyAnnouncement(bytes: Uint8Array, store: TrustStore, options
   const a = decodeAnnouncement(bytes);
   const cert = store.check(a.certificate, now);
   const sender = cert.subject;
-  if (!falcon512.verify(a.signature, signedMessage(LABELS.announce, a.tbs), cert.publicKeys.falcon)) {
+  if (!verifyFalcon512(a.signature, signedMessage(LABELS.announce, a.tbs), cert.publicKeys.falcon)) {
     throw new SecurityError('BAD_SIGNATURE', { sender, detail: 'announcement signature does not verify under the certificate key' });
   }
   const skew = options.maxSkewMs ?? 5 * 60_000;

@@ -17,7 +17,7 @@
 // list, is BAD_SIGNATURE (a forgery by an insider holding the epoch key, or by
 // the broker); a message no manifest covers within holdMs is BAD_SIGNATURE.
 
-import { falcon512, shake256 } from '../../bindings/index.js';
+import { shake256 } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
 import { AES_TAG_BYTES, aesGcmSeal, equalBytes } from '../crypto/webcrypto.js';
 import { SecurityError } from '../errors.js';
@@ -46,6 +46,7 @@ import {
   unsupported,
   type CertificateSource,
 } from './wire.js';
+import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 /** Type byte of a batch manifest ('B'): distinct from every other encoding's (A C I N R D G M Q). */
 export const MANIFEST_TYPE = 0x42;
@@ -294,7 +295,7 @@ export function verifyManifest(bytes: Uint8Array, opts: VerifyManifestOptions): 
   }
   if (f.timestamp > opts.now + opts.clockSkewMs) throw new SecurityError('FROM_FUTURE', { sender: f.sender, topic, detail: 'batch manifest' });
   if (f.timestamp < opts.now - opts.maxAgeMs) throw new SecurityError('TOO_OLD', { sender: f.sender, topic, detail: 'batch manifest' });
-  if (!falcon512.verify(f.signature, manifestTbs(f.tbs, topic), cert.publicKeys.falcon)) {
+  if (!verifyFalcon512(f.signature, manifestTbs(f.tbs, topic), cert.publicKeys.falcon)) {
     throw new SecurityError('BAD_SIGNATURE', { sender: f.sender, topic, detail: 'batch manifest signature' });
   }
   return { ...f, senderCertificate: cert, topic };

@@ -37,6 +37,7 @@ import {
   type CertificateSource,
   type ReplayCheck,
 } from './wire.js';
+import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 /** The two envelope types with this layout. */
 export type DirectType = typeof ENVELOPE_TYPE.direct | typeof ENVELOPE_TYPE.grant;
@@ -247,7 +248,7 @@ export async function openDirectEnvelope<T>(
   }
   // 7-8: time and replay, without changing anything.
   const stream = directStream(f.sender, cert.keyEpoch);
-  const authentic = (): boolean => falcon512.verify(f.signature, signedMessage(SIGNATURE_LABEL[type], f.signed), cert.publicKeys.falcon);
+  const authentic = (): boolean => verifyFalcon512(f.signature, signedMessage(SIGNATURE_LABEL[type], f.signed), cert.publicKeys.falcon);
   replayFailure(opts.replay.check(stream, f.seq, f.timestamp), f.sender, f.topic, authentic);
   // 9: the signature.
   if (!authentic()) {

@@ -29,6 +29,7 @@ import {
   writeHeader,
   type CertificateSource,
 } from './wire.js';
+import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 // ---------------------------------------------------------------- grant payload
 
@@ -286,7 +287,7 @@ export function openKeyRequest(bytes: Uint8Array, opts: OpenKeyRequestOptions): 
   }
   if (f.timestamp > now + opts.clockSkewMs) throw new SecurityError('FROM_FUTURE', { sender: f.subscriber });
   if (f.timestamp < now - opts.maxAgeMs) throw new SecurityError('TOO_OLD', { sender: f.subscriber });
-  const authentic = (): boolean => falcon512.verify(f.signature, signedMessage(LABELS.keyRequest, f.signed), cert.publicKeys.falcon);
+  const authentic = (): boolean => verifyFalcon512(f.signature, signedMessage(LABELS.keyRequest, f.signed), cert.publicKeys.falcon);
   // As for envelopes: a nonce already seen is a DUPLICATE only for an exact (authentic) redelivery; a tampered copy is BAD_SIGNATURE.
   if (opts.nonces.has(f.subscriber, f.nonce, now)) {
     if (authentic()) throw new SecurityError('DUPLICATE', { sender: f.subscriber });

@@ -42,6 +42,7 @@ import {
   type CertificateSource,
   type ReplayCheck,
 } from './wire.js';
+import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 export const EPOCH_KEY_BYTES = 32;
 export const MAX_EPOCH = 0xffffffff;
@@ -287,7 +288,7 @@ export async function openGroup(bytes: Uint8Array, opts: OpenGroupOptions): Prom
   if (!found.ok) {
     if (found.code === 'UNKNOWN_EPOCH') {
       const verdict = opts.replay.check(stream, f.seq, f.timestamp);
-      const genuine = (): boolean => falcon512.verify(f.signature, groupTbs(f.header, topicBytes, f.ciphertext), cert.publicKeys.falcon);
+      const genuine = (): boolean => verifyFalcon512(f.signature, groupTbs(f.header, topicBytes, f.ciphertext), cert.publicKeys.falcon);
       // An authentic copy of a message already accepted is a DUPLICATE with or without the key: a QoS 1
       // redelivery to a subscriber that restarted (epoch keys live in memory, the replay window in storage).
       if (!verdict.ok && verdict.code === 'DUPLICATE') replayFailure(verdict, f.sender, topic, genuine);
@@ -302,7 +303,7 @@ export async function openGroup(bytes: Uint8Array, opts: OpenGroupOptions): Prom
   if (keys.sender !== f.sender || keys.channel !== f.channel || keys.epoch !== f.epoch) {
     throw new Error('epoch lookup returned the keys of another epoch'); // a bug in the caller, never input
   }
-  const authentic = (): boolean => falcon512.verify(f.signature, groupTbs(f.header, topicBytes, f.ciphertext), cert.publicKeys.falcon);
+  const authentic = (): boolean => verifyFalcon512(f.signature, groupTbs(f.header, topicBytes, f.ciphertext), cert.publicKeys.falcon);
   replayFailure(opts.replay.check(stream, f.seq, f.timestamp), f.sender, topic, authentic);
   if (!authentic()) {
     throw new SecurityError('BAD_SIGNATURE', { sender: f.sender, topic });
