@@ -515,6 +515,9 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
       }
     } finally {
       if (client && !client.disconnected) client.end(true);
+      // Amortised messages acknowledged on arrival may still be queued: a graceful end processes them first.
+      if (!force) await withTimeout(this.#inboundTail, this.#opts.timeouts?.end ?? CLIENT_DEFAULTS.endTimeoutMs, () => new ConnectionError('CLOSED', 'end() timed out')).catch(() => undefined);
+      this.#keysClosed = true; // what is still queued (after a forced end) is dropped, not reported
       await this.#keys?.close();
     }
   }
@@ -524,6 +527,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
   /** Inbound packets run one at a time, in arrival order, through this chain. */
   #inboundTail: Promise<void> = Promise.resolve();
   #inboundPending = 0;
+  #keysClosed = false;
 
   /**
    * mqtt.js's handleMessage: queues the packet and tells mqtt.js when to
@@ -557,7 +561,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
 
   async #inbound(packet: IPublishPacket, payload: Uint8Array, ahead: AmortisedPrefetch | undefined): Promise<void> {
     const topic = packet.topic;
-    if (!this.#keys) return;
+    if (!this.#keys || this.#keysClosed) return;
     try {
       await this.#process(topic, payload, packet.retain, packet.qos, ahead);
     } catch (err) {
