@@ -24,15 +24,14 @@ import { createHash } from 'node:crypto';
 import { decodeAnnouncement } from '../../src/certs/announce.js';
 import { mayPublish, type Certificate } from '../../src/certs/certificate.js';
 import { decodeRevocationList } from '../../src/certs/revocation.js';
-import { SecurityError, type ReasonCode } from '../../src/errors.js';
+import type { ReasonCode } from '../../src/errors.js';
 import { topicMatches } from '../../src/mqtt/topic.js';
 import { MANIFEST_TYPE, decodeAmortised, decodeManifest } from '../../src/protocol/amortised.js';
 import { decodeDirect } from '../../src/protocol/direct.js';
 import { MAX_GRANT_PAYLOAD_BYTES, decodeKeyRequest, type GrantPayload } from '../../src/protocol/grant.js';
 import { decodeGroup } from '../../src/protocol/group.js';
 import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/wire.js';
-
-export type Outcome = 'deliver' | 'duplicate' | 'none' | 'held' | 'await' | ReasonCode;
+import { dropExpiredEpochs, graceEnd, hashOf, installEpoch, outcomeOf, parseControlTopic, parseOr, stop, windowOf, type ControlTopic, type EpochChain, type Outcome, type ReplayWindow } from './oracle.js';
 
 /** Who put a message into the subscriber: an honest publish (its id) or an attack (its kind), and which packet. */
 export interface Origin {
@@ -69,7 +68,6 @@ export interface Prediction {
   readonly forged: HeldItem[];
 }
 
-export const hashOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64').slice(0, 24);
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const utf8 = new TextEncoder();
 const ENTRY_LABEL = utf8.encode('pqc-iiot/v1/amortised/entry');
@@ -125,49 +123,9 @@ export interface AmortisedModelConfig {
   readonly windowSize?: number;
 }
 
-class Stop {
-  constructor(readonly outcome: Outcome) {}
-}
-const stop = (o: Outcome): never => {
-  throw new Stop(o);
-};
-function parseOr<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new Stop(err instanceof SecurityError ? err.code : 'MALFORMED');
-  }
-}
-
-class Window {
-  highest: number | undefined;
-  readonly accepted = new Set<number>();
-  constructor(readonly size: number) {}
-  check(seq: number): 'fresh' | 'duplicate' | 'replay' {
-    const h = this.highest;
-    if (h === undefined || seq > h) return 'fresh';
-    if (seq <= h - this.size) return 'replay';
-    return this.accepted.has(seq) ? 'duplicate' : 'fresh';
-  }
-  accept(seq: number): void {
-    this.accepted.add(seq);
-    if (this.highest === undefined || seq > this.highest) this.highest = seq;
-  }
-}
-
-interface EpochState {
-  readonly firstSeq: number;
-  readonly notAfter: number;
-  readonly installedAt: number;
-  expiresAt: number;
-}
-
-interface KeyStream {
+interface KeyStream extends EpochChain {
   readonly sender: string;
   readonly channel: string;
-  latest: number;
-  floor: number;
-  readonly epochs: Map<number, EpochState>;
   /** Authentic messages (signed envelopes, manifests) held for a grant: only their epoch matters here. */
   held: { epoch: number; bytes: Uint8Array; topic: string; kind: 'signed' | 'manifest'; origin: Origin }[];
 }
@@ -185,7 +143,7 @@ export class AmortisedModel {
   readonly id: string;
   readonly #c: Required<AmortisedModelConfig>;
   readonly #trust = new Map<string, Certificate>();
-  readonly #windows = new Map<string, Window>();
+  readonly #windows = new Map<string, ReplayWindow>();
   readonly #streams = new Map<string, KeyStream>();
   readonly #needed = new Map<string, number>();
   readonly #held = new Map<string, HeldItem[]>();
@@ -220,13 +178,7 @@ export class AmortisedModel {
   predict(topic: string, payload: Uint8Array, retained: boolean, now: number, origin: Origin): Prediction {
     const p: Prediction = { outcome: 'none', delivered: [], duplicates: 0, rejected: {}, forged: [] };
     for (const s of this.#streams.values()) this.#purge(s, now);
-    let outcome: Outcome;
-    try {
-      outcome = this.#inbound(topic, payload, retained, now, origin, p);
-    } catch (err) {
-      if (!(err instanceof Stop)) throw err;
-      outcome = err.outcome;
-    }
+    let outcome = outcomeOf(() => this.#inbound(topic, payload, retained, now, origin, p));
     // SecureMqttClient.#reject: DUPLICATE is silent; UNKNOWN_SENDER waits for a certificate; UNKNOWN_EPOCH is silent while a key is needed.
     if (outcome === 'DUPLICATE') outcome = 'duplicate';
     else if (outcome === 'UNKNOWN_SENDER') {
@@ -268,45 +220,22 @@ export class AmortisedModel {
     let s = this.#streams.get(key);
     if (s && !s.epochs.has(g.epoch) && g.epoch <= s.latest && now > this.#graceEnd(s, g.epoch)) return stop('STALE_EPOCH');
     if (!s) this.#streams.set(key, (s = { sender: f.sender, channel: g.channel, latest: 0, floor: 0, epochs: new Map(), held: [] }));
-    if (!s.epochs.has(g.epoch)) {
-      if (g.epoch > s.latest) {
-        for (const e of s.epochs.values()) e.expiresAt = Math.min(e.expiresAt, now + this.#c.graceMs);
-        s.latest = g.epoch;
-      }
-      const expiresAt = g.epoch < s.latest ? this.#graceEnd(s, g.epoch) : Infinity;
-      s.epochs.set(g.epoch, { firstSeq: g.firstSeq, notAfter: g.notAfter, installedAt: now, expiresAt });
-    }
+    installEpoch(s, g.epoch, now, this.#c.graceMs, { firstSeq: g.firstSeq, notAfter: g.notAfter });
     const waiting = s.held.filter((h) => h.epoch === g.epoch);
     s.held = s.held.filter((h) => h.epoch !== g.epoch);
     this.#settleHeld(s, now);
     // Held messages of this epoch are opened again (KeyManager.acceptGrant); failures are silent; manifests fail (not type M).
     for (const h of waiting) {
       if (h.kind !== 'signed') continue;
-      try {
-        if (this.#signedGroup(h.topic, h.bytes, now, h.origin, true) === 'deliver') p.delivered.push({ key: this.#lastDelivery!, origin: h.origin });
-      } catch (err) {
-        if (!(err instanceof Stop)) throw err;
-      }
+      if (outcomeOf(() => this.#signedGroup(h.topic, h.bytes, now, h.origin, true)) === 'deliver') p.delivered.push({ key: this.#lastDelivery!, origin: h.origin });
     }
     return 'none';
   }
 
   // ------------------------------------------------------------ dispatch
 
-  #control(topic: string): { kind: string; subject?: string } | 'reserved' | undefined {
-    const prefix = this.#c.controlPrefix;
-    if (!(topic === prefix || topic.startsWith(prefix + '/'))) return undefined;
-    if (topic === `${prefix}/crl`) return { kind: 'crl' };
-    const rest = topic.slice(prefix.length + 1);
-    const slash = rest.indexOf('/');
-    if (slash < 0) return 'reserved';
-    const kind = rest.slice(0, slash);
-    const subject = rest.slice(slash + 1);
-    if (subject.length === 0 || subject.includes('/')) return 'reserved';
-    if (kind === 'certs') return { kind: 'cert', subject };
-    if (kind === 'grants') return { kind: 'grant', subject };
-    if (kind === 'key-requests') return { kind: 'key-request', subject };
-    return 'reserved';
+  #control(topic: string): ControlTopic {
+    return parseControlTopic(this.#c.controlPrefix, topic);
   }
 
   #inbound(topic: string, b: Uint8Array, retained: boolean, now: number, origin: Origin, p: Prediction): Outcome {
@@ -351,10 +280,8 @@ export class AmortisedModel {
     return c;
   }
 
-  #window(id: string): Window {
-    let w = this.#windows.get(id);
-    if (!w) this.#windows.set(id, (w = new Window(this.#c.windowSize)));
-    return w;
+  #window(id: string): ReplayWindow {
+    return windowOf(this.#windows, id, this.#c.windowSize);
   }
 
   /** ReplayGuard.check, live: sequence first, then time. */
@@ -383,22 +310,11 @@ export class AmortisedModel {
   }
 
   #graceEnd(s: KeyStream, epoch: number): number {
-    if (epoch > s.latest) return Infinity;
-    if (epoch < s.floor) return -Infinity;
-    let superseded = Infinity;
-    for (const [n, e] of s.epochs) if (n > epoch && e.installedAt < superseded) superseded = e.installedAt;
-    return superseded === Infinity ? -Infinity : superseded + this.#c.graceMs;
+    return graceEnd(s, epoch, this.#c.graceMs);
   }
 
   #purge(s: KeyStream, now: number): void {
-    let below = 0;
-    for (const [epoch, e] of [...s.epochs]) {
-      if (now > e.expiresAt || now > e.notAfter + this.#c.graceMs) {
-        s.epochs.delete(epoch);
-        below = Math.max(below, epoch + 1);
-      }
-    }
-    s.floor = Math.max(s.floor, below);
+    dropExpiredEpochs(s, now, this.#c.graceMs);
     this.#settleHeld(s, now);
   }
 

@@ -17,7 +17,6 @@
 // grace, held messages, retained sessions, nonces, trust state and
 // anti-rollback are all modelled here, independently of the client's code.
 
-import { createHash } from 'node:crypto';
 import { decodeAnnouncement } from '../../src/certs/announce.js';
 import { mayPublish, maySubscribe, type Certificate, type TrustAnchor } from '../../src/certs/certificate.js';
 import { decodeRevocationList, revocationEntryFor, type RevocationList } from '../../src/certs/revocation.js';
@@ -25,12 +24,11 @@ import { SecurityError, type ReasonCode } from '../../src/errors.js';
 import type { Identity } from '../../src/identity/identity.js';
 import { topicMatches } from '../../src/mqtt/topic.js';
 import { filtersOverlap } from '../../src/protocol/channels.js';
-import { decodeDirect, openDirectEnvelope } from '../../src/protocol/direct.js';
+import { decodeDirect, openDirectEnvelope, type DirectFields } from '../../src/protocol/direct.js';
 import { MAX_GRANT_PAYLOAD_BYTES, decodeGrantPayload, decodeKeyRequest, type GrantPayload } from '../../src/protocol/grant.js';
 import { decodeGroup } from '../../src/protocol/group.js';
 import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
-
-export type Outcome = 'deliver' | 'duplicate' | 'none' | 'held' | 'await' | ReasonCode;
+import { Stop, dropExpiredEpochs, graceEnd, hashOf, installEpoch, outcomeOf, parseControlTopic, parseOr, stop, windowOf, type ControlTopic, type EpochChain, type EpochState, type Outcome, type ReplayWindow } from './oracle.js';
 
 /** What one packet changes in a client's stats(): deliveries, silent duplicates, reported rejections. */
 export interface Delta {
@@ -87,8 +85,6 @@ export function formatDelta(d: Delta): string {
   return parts.length ? parts.join(', ') : 'nothing';
 }
 
-export const hashOf = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64').slice(0, 24);
-
 const REJECTION = new Set<string>([
   'MALFORMED',
   'UNSUPPORTED_VERSION',
@@ -110,23 +106,6 @@ const REJECTION = new Set<string>([
   'WRONG_RECIPIENT',
 ]);
 export const isRejection = (o: string): o is ReasonCode => REJECTION.has(o);
-
-/** Thrown inside the model's checks: the first failed check's outcome. */
-class Stop {
-  constructor(readonly outcome: Outcome) {}
-}
-const stop = (o: Outcome): never => {
-  throw new Stop(o);
-};
-
-/** The code a parser throws (or MALFORMED for anything else, as the client's asSecurityError does). */
-function parseOr<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new Stop(err instanceof SecurityError ? err.code : 'MALFORMED');
-  }
-}
 
 // ------------------------------------------------------------------ world
 
@@ -199,34 +178,8 @@ export interface ModelConfig {
 
 // ------------------------------------------------------------------ state
 
-class Window {
-  highest: number | undefined;
-  readonly accepted = new Set<number>();
-  constructor(readonly size: number) {}
-
-  check(seq: number): 'fresh' | 'duplicate' | 'replay' {
-    const h = this.highest;
-    if (h === undefined || seq > h) return 'fresh';
-    if (seq <= h - this.size) return 'replay';
-    return this.accepted.has(seq) ? 'duplicate' : 'fresh';
-  }
-
-  accept(seq: number): void {
-    this.accepted.add(seq);
-    if (this.highest === undefined || seq > this.highest) {
-      this.highest = seq;
-      if (this.accepted.size > 4 * this.size) {
-        for (const s of this.accepted) if (s <= seq - this.size) this.accepted.delete(s);
-      }
-    }
-  }
-}
-
-interface EpochState {
-  readonly firstSeq: number;
-  readonly notAfter: number;
-  readonly installedAt: number;
-  expiresAt: number;
+interface KeyEpoch extends EpochState {
+  /** Which key was installed: a different key for a held epoch is a ROLLBACK. */
   readonly keyTag: string;
 }
 
@@ -237,14 +190,10 @@ interface Held {
   readonly epoch: number;
 }
 
-interface StreamState {
+interface StreamState extends EpochChain<KeyEpoch> {
   readonly sender: string;
   readonly channel: string;
   readonly senderKeyEpoch: number;
-  latest: number;
-  /** Epochs below this are over for good (a newer epoch's grace period ended). */
-  floor: number;
-  readonly epochs: Map<number, EpochState>;
   held: Held[];
 }
 
@@ -270,7 +219,7 @@ export class ClientModel {
   // Durable (storage): trust store, revocation list, replay windows.
   readonly #trust = new Map<string, Certificate>();
   #list: RevocationList | undefined;
-  readonly #windows = new Map<string, Window>();
+  readonly #windows = new Map<string, ReplayWindow>();
   // Volatile (the KeyManager's and client's memory).
   #streams = new Map<string, StreamState>();
   #needed = new Map<string, Need>();
@@ -376,14 +325,8 @@ export class ClientModel {
     const now = nowFn();
     // The client's maintain() (every second) wipes epochs whose grace period is over.
     for (const st of [...this.#streams.values()]) this.#purge(st, now);
-    let outcome: Outcome;
-    try {
-      outcome = this.#inbound(topic, payload, retained, now, delta, close);
-    } catch (err) {
-      if (!(err instanceof Stop)) throw err;
-      outcome = err.outcome;
-    }
-    outcome = this.#report(outcome, topic, payload, retained, now);
+    const checked = outcomeOf(() => this.#inbound(topic, payload, retained, now, delta, close));
+    const outcome = this.#report(checked, topic, payload, retained, now);
     addOutcome(delta, outcome);
     if (close.hit) this.closeCalls++;
     return close.hit && close.alternative !== undefined ? { outcome, delta, alternative: close.alternative } : { outcome, delta };
@@ -391,20 +334,8 @@ export class ClientModel {
 
   // -------------------------------------------------------------- dispatch
 
-  #parseControl(topic: string): { kind: 'cert' | 'crl' | 'grant' | 'key-request'; subject?: string } | 'reserved' | undefined {
-    const prefix = this.cfg.controlPrefix;
-    if (!(topic === prefix || topic.startsWith(prefix + '/'))) return undefined;
-    if (topic === `${prefix}/crl`) return { kind: 'crl' };
-    const rest = topic.slice(prefix.length + 1);
-    const slash = rest.indexOf('/');
-    if (slash < 0) return 'reserved';
-    const kind = rest.slice(0, slash);
-    const subject = rest.slice(slash + 1);
-    if (subject.length === 0 || subject.includes('/')) return 'reserved';
-    if (kind === 'certs') return { kind: 'cert', subject };
-    if (kind === 'grants') return { kind: 'grant', subject };
-    if (kind === 'key-requests') return { kind: 'key-request', subject };
-    return 'reserved';
+  #parseControl(topic: string): ControlTopic {
+    return parseControlTopic(this.cfg.controlPrefix, topic);
   }
 
   #inbound(topic: string, payload: Uint8Array, retained: boolean, now: number, delta: Delta, close: { hit: boolean; alternative: Outcome | undefined }): Outcome {
@@ -512,13 +443,7 @@ export class ClientModel {
       this.#awaiting.delete(c.subject);
       this.#awaitingCount -= waiting.length;
       for (const m of waiting) {
-        let o: Outcome;
-        try {
-          o = this.#inbound(m.topic, m.bytes, m.retained, now, delta, close);
-        } catch (err) {
-          if (!(err instanceof Stop)) throw err;
-          o = err.outcome;
-        }
+        const o = outcomeOf(() => this.#inbound(m.topic, m.bytes, m.retained, now, delta, close));
         addOutcome(delta, this.#report(o, m.topic, m.bytes, m.retained, now));
       }
     }
@@ -560,39 +485,34 @@ export class ClientModel {
     if (Buffer.byteLength(topic, 'utf8') > 1024) stop('MALFORMED');
   }
 
-  #window(id: string): Window {
-    let w = this.#windows.get(id);
-    if (!w) this.#windows.set(id, (w = new Window(this.cfg.windowSize)));
-    return w;
+  #window(id: string): ReplayWindow {
+    return windowOf(this.#windows, id, this.cfg.windowSize);
+  }
+
+  /** The window's sequence verdict first, then the timestamp against the clock skew and `maxAgeMs`. */
+  #sequenceThenTime(id: string, seq: number, ts: number, now: number, close: { hit: boolean; alternative: Outcome | undefined }, maxAgeMs: number): Outcome | undefined {
+    const w = this.#windows.get(id);
+    if (w) {
+      const v = w.check(seq);
+      if (v === 'duplicate') return 'DUPLICATE';
+      if (v === 'replay') return 'REPLAY';
+    }
+    this.#near(ts, now + this.cfg.clockSkewMs, close, 'FROM_FUTURE');
+    if (ts > now + this.cfg.clockSkewMs) return 'FROM_FUTURE';
+    this.#near(ts, now - maxAgeMs, close, 'TOO_OLD');
+    if (ts < now - maxAgeMs) return 'TOO_OLD';
+    return undefined;
   }
 
   /** ReplayGuard.check (live): sequence first, then time. */
   #liveCheck(id: string, seq: number, ts: number, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome | undefined {
-    const w = this.#windows.get(id);
-    if (w) {
-      const v = w.check(seq);
-      if (v === 'duplicate') return 'DUPLICATE';
-      if (v === 'replay') return 'REPLAY';
-    }
-    this.#near(ts, now + this.cfg.clockSkewMs, close, 'FROM_FUTURE');
-    if (ts > now + this.cfg.clockSkewMs) return 'FROM_FUTURE';
-    this.#near(ts, now - this.cfg.maxAgeMs, close, 'TOO_OLD');
-    if (ts < now - this.cfg.maxAgeMs) return 'TOO_OLD';
-    return undefined;
+    return this.#sequenceThenTime(id, seq, ts, now, close, this.cfg.maxAgeMs);
   }
 
   /** RetainedSession.check: the live window's sequence verdict, the retained time policy, once per session. */
   #retainedCheck(id: string, seq: number, ts: number, now: number, close: { hit: boolean; alternative: Outcome | undefined }): Outcome | undefined {
-    const w = this.#windows.get(id);
-    if (w) {
-      const v = w.check(seq);
-      if (v === 'duplicate') return 'DUPLICATE';
-      if (v === 'replay') return 'REPLAY';
-    }
-    this.#near(ts, now + this.cfg.clockSkewMs, close, 'FROM_FUTURE');
-    if (ts > now + this.cfg.clockSkewMs) return 'FROM_FUTURE';
-    this.#near(ts, now - this.cfg.retainedMaxAgeMs, close, 'TOO_OLD');
-    if (ts < now - this.cfg.retainedMaxAgeMs) return 'TOO_OLD';
+    const verdict = this.#sequenceThenTime(id, seq, ts, now, close, this.cfg.retainedMaxAgeMs);
+    if (verdict !== undefined) return verdict;
     if (this.#retainedSeen.has(`${id}#${seq}`)) return 'DUPLICATE';
     return undefined;
   }
@@ -676,13 +596,8 @@ export class ClientModel {
     this.#needed.delete(`${s.sender}\n${s.channel}`);
   }
 
-  /** Until when the key of `epoch`, not held, may still be installed (KeyManager.#graceEnd). */
   #graceEnd(s: StreamState, epoch: number): number {
-    if (epoch > s.latest) return Infinity;
-    if (epoch < s.floor) return -Infinity;
-    let superseded = Infinity;
-    for (const [n, e] of s.epochs) if (n > epoch && e.installedAt < superseded) superseded = e.installedAt;
-    return superseded === Infinity ? -Infinity : superseded + this.cfg.graceMs;
+    return graceEnd(s, epoch, this.cfg.graceMs);
   }
 
   /** Held messages that can no longer be opened are dropped; the need ends when nothing waits. */
@@ -696,14 +611,7 @@ export class ClientModel {
   }
 
   #purge(s: StreamState, now: number): void {
-    let below = 0;
-    for (const [epoch, e] of [...s.epochs]) {
-      if (now > e.expiresAt || now > e.notAfter + this.cfg.graceMs) {
-        s.epochs.delete(epoch);
-        below = Math.max(below, epoch + 1);
-      }
-    }
-    s.floor = Math.max(s.floor, below);
+    dropExpiredEpochs(s, now, this.cfg.graceMs);
     this.#settleHeld(s, now);
   }
 
@@ -714,6 +622,13 @@ export class ClientModel {
     if (f.topic !== topic) return stop('TOPIC_MISMATCH');
     const cert = this.#certOf(f.sender, now, close);
     if (!mayPublish(cert, f.topic)) return stop('NOT_AUTHORISED');
+    const id = this.#directChecks(f, cert, payload, now, close);
+    this.#window(id).accept(f.seq);
+    return 'deliver';
+  }
+
+  /** What direct envelopes and grants check alike once the sender's certificate is known: replay window, signature, decryption. Returns the window's id. */
+  #directChecks(f: DirectFields, cert: Certificate, payload: Uint8Array, now: number, close: { hit: boolean; alternative: Outcome | undefined }): string {
     const id = `${f.sender}\nd${cert.keyEpoch}\n0`;
     const genuine = this.cfg.genuine.isSigned(payload);
     const replay = this.#liveCheck(id, f.seq, f.timestamp, now, close);
@@ -723,8 +638,7 @@ export class ClientModel {
     }
     if (!genuine) return stop('BAD_SIGNATURE');
     if (!this.cfg.genuine.decrypts(payload)) return stop('DECRYPT_FAILED');
-    this.#window(id).accept(f.seq);
-    return 'deliver';
+    return id;
   }
 
   // ---------------------------------------------------------------- grants
@@ -773,15 +687,7 @@ export class ClientModel {
     if (f.recipient !== this.id || f.recipientKeyEpoch !== this.#ownCert.keyEpoch) return stop('WRONG_RECIPIENT');
     if (f.topic !== topic) return stop('TOPIC_MISMATCH');
     const cert = this.#certOf(f.sender, now, close);
-    const id = `${f.sender}\nd${cert.keyEpoch}\n0`;
-    const genuine = this.cfg.genuine.isSigned(payload);
-    const replay = this.#liveCheck(id, f.seq, f.timestamp, now, close);
-    if (replay !== undefined) {
-      if (replay === 'DUPLICATE' && !genuine) return stop('BAD_SIGNATURE');
-      return stop(replay);
-    }
-    if (!genuine) return stop('BAD_SIGNATURE');
-    if (!this.cfg.genuine.decrypts(payload)) return stop('DECRYPT_FAILED');
+    const id = this.#directChecks(f, cert, payload, now, close);
     const g = this.cfg.genuine.grantPlaintext.get(hashOf(payload));
     if (g === undefined) throw new Error(`model: no plaintext for a genuine grant to ${this.id} from ${f.sender}`);
     if (g instanceof Stop) return stop(g.outcome);
@@ -810,25 +716,12 @@ export class ClientModel {
       st = { sender: cert.subject, channel: g.channel, senderKeyEpoch: cert.keyEpoch, latest: 0, floor: 0, epochs: new Map(), held: [] };
       this.#streams.set(key, st);
     }
-    if (!st.epochs.has(g.epoch)) {
-      if (g.epoch > st.latest) {
-        for (const e of st.epochs.values()) e.expiresAt = Math.min(e.expiresAt, now + this.cfg.graceMs);
-        st.latest = g.epoch;
-      }
-      const expiresAt = g.epoch < st.latest ? this.#graceEnd(st, g.epoch) : Infinity;
-      st.epochs.set(g.epoch, { firstSeq: g.firstSeq, notAfter: g.notAfter, installedAt: now, expiresAt, keyTag });
-    }
+    installEpoch(st, g.epoch, now, this.cfg.graceMs, { firstSeq: g.firstSeq, notAfter: g.notAfter, keyTag });
     const waiting = st.held.filter((h) => h.epoch === g.epoch);
     st.held = st.held.filter((h) => h.epoch !== g.epoch);
     this.#settleHeld(st, now);
     // Held messages of this epoch are opened again; failures are dropped silently.
-    for (const h of waiting) {
-      try {
-        if (this.#group(h.topic, h.bytes, h.retained, now, close, true) === 'deliver') delta.delivered++;
-      } catch (err) {
-        if (!(err instanceof Stop)) throw err;
-      }
-    }
+    for (const h of waiting) if (outcomeOf(() => this.#group(h.topic, h.bytes, h.retained, now, close, true)) === 'deliver') delta.delivered++;
     return 'none';
   }
 

@@ -36,6 +36,19 @@ export interface Delivered {
   readonly meta: MessageMeta;
 }
 
+/** The payload as bytes (mqtt.js types it as a Buffer or a string). */
+export const packetBytes = (packet: IPublishPacket): Uint8Array =>
+  typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
+
+/** Which proxy connection wrote this packet, and which of its PUBLISHes it was: the proxy's tag (MQTT 5 only). */
+export function proxyTag(packet: IPublishPacket): { conn: number; n: number } | undefined {
+  const tag = packet.properties?.userProperties?.[TAG_PROPERTY];
+  const text = Array.isArray(tag) ? tag[tag.length - 1] : tag;
+  if (typeof text !== 'string') return undefined;
+  const [c, k] = text.split(':');
+  return { conn: Number(c), n: Number(k) };
+}
+
 /** A security event the client raises from its maintenance timer (a message that waited too long for its sender). */
 export const isTimerEvent = (e: SecurityEvent): boolean => e.code === 'UNKNOWN_SENDER' && e.message.includes('arrived within');
 
@@ -98,7 +111,7 @@ export class Observer {
     m.on('connect', (connack) => this.model.onConnect(connack.sessionPresent));
     m.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void): void => {
       const started = Date.now();
-      const payload = typeof packet.payload === 'string' ? new TextEncoder().encode(packet.payload) : new Uint8Array(packet.payload);
+      const payload = packetBytes(packet);
       const { conn, n } = this.#locate(packet);
       const record = conn !== undefined && n !== undefined ? this.#proxy.connectionById(conn)?.takeRecord(n) : undefined;
       this.model.predict(packet.topic, payload, packet.retain).then(
@@ -139,12 +152,8 @@ export class Observer {
 
   /** Which proxy connection and which of its PUBLISH packets this is: the tag (MQTT 5) or the arrival order (3.1.1). */
   #locate(packet: IPublishPacket): { conn: number | undefined; n: number | undefined } {
-    const tag = packet.properties?.userProperties?.[TAG_PROPERTY];
-    const text = Array.isArray(tag) ? tag[tag.length - 1] : tag;
-    if (typeof text === 'string') {
-      const [c, k] = text.split(':');
-      return { conn: Number(c), n: Number(k) };
-    }
+    const tagged = proxyTag(packet);
+    if (tagged) return tagged;
     const conn = this.#proxy.connectionOf(this.#clientId);
     if (!conn) return { conn: undefined, n: undefined };
     const n = (this.#orderCounters.get(conn.id) ?? 0) + 1;

@@ -26,7 +26,6 @@
 // HOSTILE_DEBUG_TOPIC=<topic> logs every packet processed on that topic (expected and observed outcome).
 
 import mqtt, { type MqttClient } from 'mqtt';
-import { init } from '../../bindings/index.js';
 import { createAnnouncement } from '../../src/certs/announce.js';
 import { CertificateAuthority, issueCertificate, type Certificate } from '../../src/certs/certificate.js';
 import { issueRevocationList, type RevocationEntry } from '../../src/certs/revocation.js';
@@ -38,27 +37,25 @@ import { sealGrant, sealKeyRequest, type GrantPayload } from '../../src/protocol
 import { deriveGroupKeys, sealGroup } from '../../src/protocol/group.js';
 import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { Rng, extend, flipBit, overwrite, startMitmProxy, truncate, type MitmConnection, type MitmProxy, type PublishContext, type WriteMeta } from '../support/mitm-proxy.js';
-import { startMosquitto, type MosquittoHarness } from '../support/mosquitto.js';
-import { ClientModel, Genuine, formatDelta, hashOf, matches } from './model.js';
+import { extend, flipBit, overwrite, truncate, type MitmConnection, type PublishContext, type WriteMeta } from '../support/mitm-proxy.js';
+import { ReorderHold, Ring, Tally, byFrequency, endClients, findingLines, honestDeliveryCounts, honestPayload, isAttackRecord, kindTable, listed, phaseTimer, runSettings, sleep, startTestbed, unprocessedAttacksOn, untilFor, type KindCounts, type RunOptions, type RunResult } from './harness.js';
+import { ClientModel, Genuine, formatDelta, matches } from './model.js';
 import { Observer, type Observation } from './observer.js';
+import { hashOf } from './oracle.js';
 import { editDirect, editGroup, editKeyRequest, groupHeaderLength, tryDirect, tryGroup, tryKeyRequest } from './wire-edit.js';
 
-export interface HostileOptions {
+export interface HostileOptions extends RunOptions {
   /** Attack packets to inject at least (default 10,000). */
   readonly attacks?: number;
   /** Honest data messages at least (default 1,000). */
   readonly honest?: number;
-  readonly seed?: number;
-  /** Progress lines (default: none). */
-  readonly log?: (line: string) => void;
   /** Restart a subscriber mid-run and replay what it accepted before (default true). */
   readonly restart?: boolean;
   /** Rotate a channel at the end and replay its old epoch (default true). */
   readonly rotation?: boolean;
 }
 
-export interface KindRow {
+export interface KindRow extends KindCounts {
   /** Attack packets of this kind the clients processed (or, for MQTT noise, the proxy wrote). */
   attacks: number;
   /** Reported with a reason code. */
@@ -71,38 +68,17 @@ export interface KindRow {
   awaited: number;
   /** Delivered to the application, or expected to be rejected and absorbed silently. */
   accepted: number;
-  /** The client's outcome differs from the model's. */
-  mismatches: number;
-  /** The model's expected outcomes. */
-  expected: Record<string, number>;
 }
 
-export interface HostileResult {
-  readonly seed: number;
-  readonly attacks: number;
-  readonly accepted: number;
-  readonly mismatches: number;
-  readonly honestSent: number;
-  readonly honestExpected: number;
-  readonly honestDelivered: number;
+export interface HostileResult extends RunResult<KindRow> {
   readonly honestLost: number;
-  readonly honestDuplicated: number;
   readonly honestAltered: number;
   readonly droppedByBroker: number;
-  readonly brokerActions: Record<string, number>;
-  readonly byKind: Record<string, KindRow>;
-  readonly byCode: Record<string, number>;
-  readonly unprocessedAttacks: number;
   /** Messages from unknown senders reported by the clients' timers: expected, plus up to `uncertain` more. */
   readonly timerRejections: { readonly expected: number; readonly uncertain: number; readonly observed: number };
   readonly closeCalls: number;
   readonly maxLagMs: number;
-  readonly errors: readonly string[];
-  readonly connected: Record<string, boolean>;
   readonly clientStats: Record<string, unknown>;
-  readonly phasesMs: Record<string, number>;
-  readonly durationMs: number;
-  readonly samples: readonly string[];
 }
 
 const PREFIX = 'pqc-iiot/v1';
@@ -123,15 +99,7 @@ const MQTT_CLIENT = (id: string): string => `${id}-mqtt`;
  */
 const IGNORABLE = new Set(['ann-replay', 'crl-replay', 'grant-other-topic', 'reserved-unknown', 'mqtt-noise']);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(predicate: () => boolean, what: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`hostile: timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+const until = untilFor('hostile');
 
 interface Party {
   readonly id: string;
@@ -159,21 +127,6 @@ interface PoolItem {
   readonly instance: number;
 }
 
-class Ring<T> {
-  readonly items: T[] = [];
-  constructor(readonly max: number) {}
-  push(x: T): void {
-    this.items.push(x);
-    if (this.items.length > this.max) this.items.splice(0, this.items.length - this.max);
-  }
-  get length(): number {
-    return this.items.length;
-  }
-  last(): T | undefined {
-    return this.items[this.items.length - 1];
-  }
-}
-
 /** A message built lazily (when its time has come): the expensive, re-signed attacks. */
 interface Prepared {
   readonly kind: string;
@@ -188,22 +141,10 @@ function emptyRow(): KindRow {
 
 export async function runHostile(options: HostileOptions = {}): Promise<HostileResult> {
   const started = Date.now();
-  const seed = options.seed ?? 20261125;
-  const attackTarget = options.attacks ?? 10_000;
-  const honestTarget = options.honest ?? 1_000;
-  const log = options.log ?? ((): void => undefined);
-  const rng = new Rng(seed);
-  const phases: Record<string, number> = {};
-  let phaseStart = Date.now();
-  const phase = (name: string): void => {
-    phases[name] = Date.now() - phaseStart;
-    phaseStart = Date.now();
-    log(`phase ${name}: ${phases[name]} ms`);
-  };
-
-  await init();
-  const broker: MosquittoHarness = await startMosquitto({ maxQueued: 200_000, maxInflight: 20 });
-  const proxy: MitmProxy = await startMitmProxy({ brokerPort: broker.port });
+  const { seed, attackTarget, honestTarget, log, rng } = runSettings(options, { seed: 20261125, attacks: 10_000, honest: 1_000 });
+  const { phasesMs: phases, phase } = phaseTimer(log);
+  const testbed = await startTestbed();
+  const { broker, proxy } = testbed;
   const clients = new Map<string, SecureMqttClient>();
   const observers: Observer[] = [];
   let caClient: MqttClient | undefined;
@@ -276,20 +217,9 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
     modelFor(sub2);
 
     // ------------------------------------------------------- accounting
-    const rows = new Map<string, KindRow>();
-    const row = (kind: string): KindRow => {
-      let r = rows.get(kind);
-      if (!r) rows.set(kind, (r = emptyRow()));
-      return r;
-    };
-    const byCode: Record<string, number> = {};
-    const actions: Record<string, number> = {};
-    const samples: string[] = [];
-    const sample = (line: string): void => {
-      if (samples.length < 40) samples.push(line);
-    };
-    let attacksSeen = 0;
-    let accepted = 0;
+    const tally = new Tally(emptyRow);
+    const row = (kind: string): KindRow => tally.row(kind);
+    const sample = (line: string): void => tally.sample(line);
     let mismatches = 0;
     let maxLag = 0;
     const processedByConn = new Map<number, number>();
@@ -300,7 +230,7 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
       processedByConn.set(o.conn ?? -1, (processedByConn.get(o.conn ?? -1) ?? 0) + 1);
       if (o.lagMs !== undefined && o.lagMs > maxLag) maxLag = o.lagMs;
       const meta = o.record?.meta ?? {};
-      const attack = o.record?.injected === true || meta['attack'] === true;
+      const attack = o.record !== undefined && isAttackRecord(o.record);
       const p = o.prediction;
       const ok = matches(p, o.observed);
       const describe = (): string =>
@@ -314,29 +244,20 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
         if (!ok) row('honest traffic').mismatches++;
         return;
       }
-      attacksSeen++;
-      const r = row(String(meta.kind ?? 'unlabelled'));
-      r.attacks++;
-      r.expected[p.outcome] = (r.expected[p.outcome] ?? 0) + 1;
-      if (!ok) r.mismatches++;
+      const r = tally.attack(String(meta.kind ?? 'unlabelled'), p.outcome, ok);
       const rejectedCodes = Object.entries(o.observed.rejected).filter(([, n]) => (n ?? 0) > 0);
-      if (o.observed.delivered > 0) {
-        r.accepted++;
-        accepted++;
-        sample(`ACCEPTED ${describe()}`);
-      } else if (rejectedCodes.length > 0) {
+      if (o.observed.delivered > 0) tally.accept(r, 'ACCEPTED', describe());
+      else if (rejectedCodes.length > 0) {
         r.rejected++;
-        for (const [code] of rejectedCodes) byCode[code] = (byCode[code] ?? 0) + 1;
+        for (const [code] of rejectedCodes) tally.code(code);
       } else if (o.observed.duplicates > 0) {
         r.duplicates++;
-        byCode['DUPLICATE (silent)'] = (byCode['DUPLICATE (silent)'] ?? 0) + 1;
+        tally.code('DUPLICATE (silent)');
       } else if (p.outcome === 'none' && IGNORABLE.has(String(meta.kind))) r.ignored++;
       else if (p.outcome === 'await') r.awaited++;
       else {
         // Expected a rejection (or a delivery) and saw nothing at all: absorbed silently.
-        r.accepted++;
-        accepted++;
-        sample(`ABSORBED ${describe()}`);
+        tally.accept(r, 'ABSORBED', describe());
       }
     };
 
@@ -374,7 +295,7 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
     const lists: { bytes: Uint8Array; number: number }[] = [];
     const c2bLabels = new Map<string, { kind: string; copies: number }>();
     const c2bSeen = new Map<string, number>();
-    const heldByConn = new Map<number, () => void>();
+    const reorder = new ReorderHold();
     let pendingHonest = 0;
     let attacking = false;
     let attackStart = 0;
@@ -904,8 +825,7 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
         return;
       }
       const isData = !p.topic.startsWith(PREFIX) && (p.payload[0] === ENVELOPE_TYPE.group || p.payload[0] === ENVELOPE_TYPE.direct);
-      const releasePrevious = heldByConn.get(ctx.conn.id);
-      if (releasePrevious) heldByConn.delete(ctx.conn.id);
+      const releasePrevious = reorder.takeHeld(ctx.conn.id);
       if (!isData || !droppedFor.has(me)) {
         ctx.forward();
         releasePrevious?.();
@@ -916,22 +836,17 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
       const x = attacking ? rng.float() : 1;
       if (x < 0.004) {
         ctx.drop({ kind: 'drop' });
-        actions['drop'] = (actions['drop'] ?? 0) + 1;
+        tally.action('drop');
         const h = honestByHash.get(key);
         if (h) droppedFor.get(me)!.add(h.id);
       } else if (x < 0.024) {
         pendingHonest++;
         ctx.later(rng.range(5, 250), undefined, { kind: 'delay' });
-        actions['delay'] = (actions['delay'] ?? 0) + 1;
+        tally.action('delay');
       } else if (x < 0.044 && !releasePrevious) {
         pendingHonest++;
-        const release = ctx.hold(undefined, { kind: 'reorder' });
-        heldByConn.set(ctx.conn.id, release);
-        setTimeout(() => {
-          if (heldByConn.get(ctx.conn.id) === release) heldByConn.delete(ctx.conn.id);
-          release();
-        }, 300);
-        actions['reorder'] = (actions['reorder'] ?? 0) + 1;
+        reorder.hold(ctx, { kind: 'reorder' });
+        tally.action('reorder');
       } else {
         ctx.forward();
         forwardedNow = true;
@@ -1018,7 +933,6 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
     let sent = 0;
     let gateOpen = true;
     let publishing = false;
-    const fill = (n: number): string => Array.from(rng.bytes(n), (x) => (x % 36).toString(36)).join('');
     const publishOne = async (): Promise<void> => {
       const id = honest.length;
       const fromP1 = rng.chance(0.75);
@@ -1040,7 +954,7 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
         topic = rng.pick(fromP1 ? T1 : T2);
         to = ['sub-1', 'sub-2'];
       }
-      const payload = new TextEncoder().encode(`h/${id}/${who}/${topic}/${fill(rng.range(8, 300))}`);
+      const payload = honestPayload(rng, id, who, topic, 300);
       const h: Honest = { id, sender: who, topic, payload, to };
       honest.push(h);
       let q = pendingPublish.get(who);
@@ -1359,20 +1273,15 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
     for (const id of ['sub-1', 'sub-2']) {
       const want = expectedFor(id);
       honestExpected += want.length;
-      const got = new Map<number, number>();
-      for (const o of observers.filter((x) => x.label === id)) {
-        for (const d of o.delivered) {
-          const text = new TextDecoder().decode(d.payload);
-          const m = /^h\/(\d+)\//.exec(text);
-          const h = m ? honest[Number(m[1])] : undefined;
-          if (!h || h.topic !== d.topic || h.sender !== d.meta.sender || hashOf(h.payload) !== hashOf(d.payload) || !h.to.includes(id)) {
-            honestAltered++;
-            sample(`ALTERED or unexpected delivery to ${id} on ${d.topic} from ${d.meta.sender}: ${text.slice(0, 60)}`);
-            continue;
-          }
-          got.set(h.id, (got.get(h.id) ?? 0) + 1);
-        }
-      }
+      const got = honestDeliveryCounts(
+        observers.filter((x) => x.label === id).flatMap((o) => o.delivered),
+        honest,
+        (h, d) => h.topic === d.topic && h.sender === d.meta.sender && hashOf(h.payload) === hashOf(d.payload) && h.to.includes(id),
+        (d, text) => {
+          honestAltered++;
+          sample(`ALTERED or unexpected delivery to ${id} on ${d.topic} from ${d.meta.sender}: ${text.slice(0, 60)}`);
+        },
+      );
       const lostBy = new Map<string, number>();
       for (const h of want) {
         const n = got.get(h.id) ?? 0;
@@ -1395,7 +1304,7 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
         const conn = proxy.connectionById(c);
         if (!conn) break;
         if (identityOf(conn) !== id) continue;
-        for (const r of conn.untakenRecords()) if (r.injected || r.meta['attack'] === true) unprocessedAttacks++;
+        unprocessedAttacks += unprocessedAttacksOn(conn);
       }
     }
     const errors = observers.flatMap((o) => [...o.errors, ...o.strayEvents.map((e) => `${o.label}: stray security event ${e.code}: ${e.message}`)]);
@@ -1406,12 +1315,11 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
       clientStats[id] = c.stats();
     }
     const closeCalls = [...models.values()].reduce((s, m) => s + m.closeCalls, 0);
-    const byKind: Record<string, KindRow> = Object.fromEntries([...rows.entries()].sort(([a], [b]) => a.localeCompare(b)));
     log(`prepared attacks: ${preparedTotal - prepared.length} of ${preparedTotal} injected`);
     return {
       seed,
-      attacks: attacksSeen + noise,
-      accepted,
+      attacks: tally.attacks + noise,
+      ...tally.report(),
       mismatches,
       honestSent: honest.length,
       honestExpected,
@@ -1420,9 +1328,6 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
       honestDuplicated,
       honestAltered,
       droppedByBroker: [...droppedFor.values()].reduce((s, x) => s + x.size, 0),
-      brokerActions: actions,
-      byKind,
-      byCode,
       unprocessedAttacks,
       timerRejections: { expected: timerExpected(), uncertain: timerUncertain(), observed: timerObserved() },
       closeCalls,
@@ -1432,56 +1337,30 @@ export async function runHostile(options: HostileOptions = {}): Promise<HostileR
       clientStats,
       phasesMs: phases,
       durationMs: Date.now() - started,
-      samples,
     };
   } finally {
-    await Promise.all([...clients.values()].map((c) => c.endAsync(true).catch(() => undefined)));
+    await endClients(clients.values());
     await caClient?.endAsync(true).catch(() => undefined);
-    await proxy.close();
-    await broker.close();
+    await testbed.close();
   }
 }
 
 /** The result as a table: attacks by kind, how they ended, honest traffic. */
 export function formatResult(r: HostileResult): string {
-  const lines: string[] = [];
-  const pad = (s: string | number, n: number): string => String(s).padStart(n);
-  lines.push(`${'kind'.padEnd(34)}${pad('attacks', 9)}${pad('rejected', 10)}${pad('dup', 7)}${pad('ignored', 9)}${pad('awaited', 9)}${pad('accepted', 10)}${pad('mismatch', 10)}  expected`);
-  let total = emptyRow();
-  for (const [kind, row] of Object.entries(r.byKind)) {
-    if (kind === 'honest traffic') continue;
-    const exp = Object.entries(row.expected)
-      .sort(([, a], [, b]) => b - a)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    lines.push(`${kind.padEnd(34)}${pad(row.attacks, 9)}${pad(row.rejected, 10)}${pad(row.duplicates, 7)}${pad(row.ignored, 9)}${pad(row.awaited, 9)}${pad(row.accepted, 10)}${pad(row.mismatches, 10)}  ${exp}`);
-    total = {
-      ...total,
-      attacks: total.attacks + row.attacks,
-      rejected: total.rejected + row.rejected,
-      duplicates: total.duplicates + row.duplicates,
-      ignored: total.ignored + row.ignored,
-      awaited: total.awaited + row.awaited,
-      accepted: total.accepted + row.accepted,
-      mismatches: total.mismatches + row.mismatches,
-    };
-  }
-  lines.push(
-    `${'TOTAL'.padEnd(34)}${pad(total.attacks, 9)}${pad(total.rejected, 10)}${pad(total.duplicates, 7)}${pad(total.ignored, 9)}${pad(total.awaited, 9)}${pad(total.accepted, 10)}${pad(total.mismatches, 10)}`,
-  );
+  const widths = { attacks: 9, rejected: 10, dup: 7, ignored: 9, awaited: 9, accepted: 10, mismatch: 10 };
+  const lines = kindTable(r.byKind, 34, widths, (row) => [row.attacks, row.rejected, row.duplicates, row.ignored, row.awaited, row.accepted, row.mismatches]);
   lines.push('');
-  lines.push(`reason codes reported: ${Object.entries(r.byCode).sort(([, a], [, b]) => b - a).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`reason codes reported: ${byFrequency(r.byCode)}`);
   lines.push(
     `honest: ${r.honestSent} sent, ${r.honestExpected} deliveries expected, ${r.honestDelivered} delivered, lost ${r.honestLost}, duplicated ${r.honestDuplicated}, altered ${r.honestAltered}; ` +
-      `broker actions on honest traffic: ${Object.entries(r.brokerActions).map(([k, v]) => `${k} ${v}`).join(', ')} (${r.droppedByBroker} deliveries dropped on purpose)`,
+      `broker actions on honest traffic: ${listed(r.brokerActions)} (${r.droppedByBroker} deliveries dropped on purpose)`,
   );
   lines.push(
     `unknown-sender messages reported by the client's timer: ${r.timerRejections.observed} (expected ${r.timerRejections.expected}` +
       `${r.timerRejections.uncertain ? ` to ${r.timerRejections.expected + r.timerRejections.uncertain}` : ''}); ` +
       `mismatches ${r.mismatches}; close calls ${r.closeCalls}; max lag ${r.maxLagMs} ms; unprocessed attacks ${r.unprocessedAttacks}; errors ${r.errors.length}`,
   );
-  lines.push(`connected: ${Object.entries(r.connected).map(([k, v]) => `${k} ${v}`).join(', ')}; phases (ms): ${Object.entries(r.phasesMs).map(([k, v]) => `${k} ${v}`).join(', ')}; total ${r.durationMs} ms`);
-  for (const s of r.samples) lines.push(`  ! ${s}`);
-  for (const e of r.errors.slice(0, 20)) lines.push(`  error: ${e}`);
+  lines.push(`connected: ${listed(r.connected)}; phases (ms): ${listed(r.phasesMs)}; total ${r.durationMs} ms`);
+  lines.push(...findingLines(r.samples, r.errors));
   return lines.join('\n');
 }

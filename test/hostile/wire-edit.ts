@@ -3,11 +3,12 @@
 // some fields changed, following docs/PROTOCOL.md's layouts, so the result
 // parses and fails exactly at the check the attack is aimed at.
 
+import { MANIFEST_TYPE, decodeAmortised, decodeManifest, type AmortisedFields, type ManifestFields } from '../../src/protocol/amortised.js';
 import { ByteWriter } from '../../src/protocol/codec.js';
 import { decodeDirect, type DirectFields } from '../../src/protocol/direct.js';
 import { decodeKeyRequest, type KeyRequestFields } from '../../src/protocol/grant.js';
-import { decodeGroup, type GroupFields } from '../../src/protocol/group.js';
-import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
+import { decodeGroup, type GroupBodyFields, type GroupFields } from '../../src/protocol/group.js';
+import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/wire.js';
 
 export interface Header {
   readonly type?: number;
@@ -16,8 +17,18 @@ export interface Header {
   readonly flags?: number;
 }
 
-const writeHeader = (w: ByteWriter, type: number, h: Header): ByteWriter =>
-  w.u8(h.type ?? type).u8(h.version ?? 1).u8(h.suite ?? 1).u8(h.flags ?? 1);
+const writeHeader = (w: ByteWriter, type: number, h: Header, flags: number = FLAGS.signed): ByteWriter =>
+  w.u8(h.type ?? type).u8(h.version ?? 1).u8(h.suite ?? 1).u8(h.flags ?? flags);
+
+/** The fields after the header that signed and amortised group envelopes share. */
+const writeGroupBody = (w: ByteWriter, f: GroupBodyFields, edit: Partial<GroupBodyFields>): ByteWriter =>
+  w
+    .string16(edit.sender ?? f.sender)
+    .string16(edit.channel ?? f.channel)
+    .u32(edit.epoch ?? f.epoch)
+    .u64(edit.seq ?? f.seq)
+    .u64(edit.timestamp ?? f.timestamp)
+    .bytes32(edit.ciphertext ?? f.ciphertext);
 
 export type GroupEdit = Partial<Omit<GroupFields, 'header'>> & Header;
 
@@ -48,15 +59,9 @@ export function tryKeyRequest(bytes: Uint8Array): KeyRequestFields | undefined {
 /** A group envelope with fields replaced (the signature is kept unless replaced: it no longer matches). */
 export function editGroup(bytes: Uint8Array, edit: GroupEdit): Uint8Array {
   const f = decodeGroup(bytes);
-  const w = writeHeader(new ByteWriter(bytes.length + 256), ENVELOPE_TYPE.group, edit)
-    .string16(edit.sender ?? f.sender)
-    .string16(edit.channel ?? f.channel)
-    .u32(edit.epoch ?? f.epoch)
-    .u64(edit.seq ?? f.seq)
-    .u64(edit.timestamp ?? f.timestamp)
-    .bytes32(edit.ciphertext ?? f.ciphertext)
-    .bytes16(edit.signature ?? f.signature);
-  return w.finish();
+  return writeGroupBody(writeHeader(new ByteWriter(bytes.length + 256), ENVELOPE_TYPE.group, edit), f, edit)
+    .bytes16(edit.signature ?? f.signature)
+    .finish();
 }
 
 /** Offset of a group envelope's ciphertext length prefix (= its header length). */
@@ -96,4 +101,28 @@ export function editKeyRequest(bytes: Uint8Array, edit: KeyRequestEdit): Uint8Ar
     .fixed(edit.nonce ?? f.nonce, 16, 'nonce')
     .bytes16(edit.signature ?? f.signature)
     .finish();
+}
+
+export type AmortisedEdit = Partial<Omit<AmortisedFields, 'header'>> & Header;
+
+/** An amortised envelope with fields replaced (flags stay amortised unless replaced). */
+export function editAmortised(bytes: Uint8Array, edit: AmortisedEdit): Uint8Array {
+  return writeGroupBody(writeHeader(new ByteWriter(bytes.length + 256), ENVELOPE_TYPE.group, edit, FLAGS.amortised), decodeAmortised(bytes), edit).finish();
+}
+
+/** `count` writes an entry count other than the entries' (the signature is kept unless replaced: it no longer matches). */
+export type ManifestEdit = Partial<Omit<ManifestFields, 'tbs'>> & Header & { readonly count?: number };
+
+/** A batch manifest with fields replaced. */
+export function editManifest(bytes: Uint8Array, edit: ManifestEdit): Uint8Array {
+  const f = decodeManifest(bytes);
+  const entries = edit.entries ?? f.entries;
+  const w = writeHeader(new ByteWriter(bytes.length + 256), MANIFEST_TYPE, edit)
+    .string16(edit.sender ?? f.sender)
+    .string16(edit.channel ?? f.channel)
+    .u32(edit.epoch ?? f.epoch)
+    .u64(edit.timestamp ?? f.timestamp)
+    .u16(edit.count ?? entries.length);
+  for (const x of entries) w.u64(x.seq).fixed(x.digest, 32, 'digest');
+  return w.bytes16(edit.signature ?? f.signature).finish();
 }
