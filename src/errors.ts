@@ -29,6 +29,8 @@ export interface SecurityContext {
   readonly topic?: string;
   readonly sender?: string;
   readonly detail?: string;
+  /** UNKNOWN_EPOCH only: see SecurityError.awaitingKey. */
+  readonly awaitingKey?: boolean;
 }
 
 /** Base class: every error the SDK throws on purpose is one of these. */
@@ -46,10 +48,18 @@ export class SecurityError extends PqcIiotError {
   declare readonly code: ReasonCode;
   readonly topic: string | undefined;
   readonly sender: string | undefined;
+  /**
+   * UNKNOWN_EPOCH only: the message is authentic (its signature verified) and
+   * waits for its epoch key, which has been asked for. Not an attack; the
+   * client does not report it. False for everything else, including a
+   * forged message that claims an unknown epoch.
+   */
+  readonly awaitingKey: boolean;
   constructor(code: ReasonCode, context: SecurityContext = {}) {
     super(code, `${code}: ${context.detail ?? REASONS[code]}${context.topic ? ` (topic ${context.topic})` : ''}`);
     this.topic = context.topic;
     this.sender = context.sender;
+    this.awaitingKey = code === 'UNKNOWN_EPOCH' && context.awaitingKey === true;
   }
 }
 

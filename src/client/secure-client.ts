@@ -567,8 +567,8 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     } catch (err) {
       const error = asSecurityError(err, topic);
       if (error.code === 'UNKNOWN_SENDER' && this.#awaitCertificate(topic, payload, packet.retain, packet.qos)) return;
-      if (error.code === 'UNKNOWN_EPOCH') this.#rememberHeldQos(payload, packet.qos);
-      this.#reject(error, topic);
+      if (error.awaitingKey) this.#rememberHeldQos(payload, packet.qos);
+      this.#reject(error, topic, payload);
     }
   }
 
@@ -628,7 +628,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
       try {
         await this.#process(m.topic, m.payload, m.retained, m.qos);
       } catch (err) {
-        this.#reject(asSecurityError(err, m.topic), m.topic);
+        this.#reject(asSecurityError(err, m.topic), m.topic, m.payload);
       }
     }
   }
@@ -762,14 +762,19 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     for (const [topic, payload, meta] of early) this.emit('message', topic, payload, meta);
   }
 
-  #reject(error: SecurityError, topic: string): void {
+  #reject(error: SecurityError, topic: string, payload?: Uint8Array): void {
     // A redelivery (QoS 1 retry) is expected traffic, and a message waiting
     // for its key is held, not rejected: neither is an attack.
     if (error.code === 'DUPLICATE') {
       this.#stats.duplicates++;
       return;
     }
-    if (error.code === 'UNKNOWN_EPOCH' && this.#keys?.needsKey().length) return;
+    // An authentic message held for its key is not an attack. An amortised one
+    // cannot be told from a forgery before its manifest: while a key is awaited
+    // (its manifest asked for it), an unknown epoch is not reported either.
+    if (error.awaitingKey) return;
+    const amortised = payload !== undefined && payload[0] === ENVELOPE_TYPE.group && payload[3] === FLAGS.amortised;
+    if (error.code === 'UNKNOWN_EPOCH' && amortised && this.#keys?.needsKey().length) return;
     this.#stats.rejected[error.code] = (this.#stats.rejected[error.code] ?? 0) + 1;
     this.emit('security', Object.freeze({ code: error.code, topic, sender: error.sender, message: error.message || REASONS[error.code], error }));
   }

@@ -1044,7 +1044,10 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
       });
       return Object.freeze({ ...msg, retained });
     } catch (err) {
-      if (unknown) this.#keyMissing(unknown, bytes, receivedTopic, retained, now);
+      if (unknown && err instanceof SecurityError && err.code === 'UNKNOWN_EPOCH') {
+        this.#keyMissing(unknown, bytes, receivedTopic, retained, now);
+        throw new SecurityError('UNKNOWN_EPOCH', { sender: err.sender, topic: err.topic ?? receivedTopic, detail: `epoch ${unknown.epoch} of ${unknown.channel}: held until its key arrives`, awaitingKey: true });
+      }
       throw err;
     }
   }

@@ -179,12 +179,13 @@ export class AmortisedModel {
     const p: Prediction = { outcome: 'none', delivered: [], duplicates: 0, rejected: {}, forged: [] };
     for (const s of this.#streams.values()) this.#purge(s, now);
     let outcome = outcomeOf(() => this.#inbound(topic, payload, retained, now, origin, p));
-    // SecureMqttClient.#reject: DUPLICATE is silent; UNKNOWN_SENDER waits for a certificate; UNKNOWN_EPOCH is silent while a key is needed.
+    // SecureMqttClient.#reject: DUPLICATE is silent; UNKNOWN_SENDER waits for a certificate; UNKNOWN_EPOCH of an
+    // amortised message is silent while a key is needed (a signed one that is authentic is 'held', never a failure).
     if (outcome === 'DUPLICATE') outcome = 'duplicate';
     else if (outcome === 'UNKNOWN_SENDER') {
       outcome = 'await';
       this.awaiting++;
-    } else if (outcome === 'UNKNOWN_EPOCH' && this.#needed.size > 0) outcome = 'none';
+    } else if (outcome === 'UNKNOWN_EPOCH' && this.#needed.size > 0 && payload[0] === ENVELOPE_TYPE.group && payload[3] === FLAGS.amortised) outcome = 'none';
     if (outcome === 'deliver') p.delivered.unshift({ key: this.#lastDelivery!, origin });
     else if (outcome === 'duplicate') p.duplicates++;
     else if (outcome !== 'none' && outcome !== 'held' && outcome !== 'await') p.rejected[outcome] = (p.rejected[outcome] ?? 0) + 1;

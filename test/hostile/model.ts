@@ -358,7 +358,7 @@ export class ClientModel {
     return this.#application(topic, payload, retained, now, close);
   }
 
-  /** What the client does with a failure: DUPLICATE is silent, UNKNOWN_SENDER of an envelope waits, UNKNOWN_EPOCH is silent while keys are needed. */
+  /** What the client does with a failure: DUPLICATE is silent, UNKNOWN_SENDER of an envelope waits (an authentic message held for its key is 'held', never a failure). */
   #report(outcome: Outcome, topic: string, payload: Uint8Array, retained: boolean, now: number): Outcome {
     if (outcome === 'DUPLICATE') return 'duplicate';
     if (outcome === 'UNKNOWN_SENDER') {
@@ -374,7 +374,6 @@ export class ClientModel {
       }
       return 'UNKNOWN_SENDER';
     }
-    if (outcome === 'UNKNOWN_EPOCH' && this.#needed.size > 0) return 'none';
     return outcome;
   }
 

@@ -5,6 +5,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TrustStore } from '../../src/certs/trust-store.js';
 import { seededRandom } from '../../src/crypto/random.js';
+import { SecurityError } from '../../src/errors.js';
 import { decodeGroup, deriveGroupKeys, sealGroup } from '../../src/protocol/group.js';
 import { sealGrant } from '../../src/protocol/grant.js';
 import { KeyManager, PROTOCOL_TOPICS, type KeyGrant, type KeyManagerOptions, type KeyNeededEvent, type RotationEvent } from '../../src/protocol/key-manager.js';
@@ -279,6 +280,24 @@ describe('KeyManager', () => {
     expect(events.map((e) => [e.reason, e.epoch, e.grants.map((g) => g.subscriber)])).toEqual([['start', 2, ['hmi-1']]]);
     await hmi.acceptGrant(events[0]!.grants[0]!.bytes, events[0]!.grants[0]!.topic);
     expect(text((await hmi.openData(bytes, 'plant/line1/x')).payload)).toBe('after restart');
+  });
+
+  it('UNKNOWN_EPOCH says awaitingKey only for an authentic message held for its key, not for a forgery (so the client reports forgeries)', async () => {
+    const clock = manualClock();
+    const plc = await km(w.plc, { clock });
+    const hmi = await km(w.hmi, { clock });
+    const genuine = await plc.sealData('plant/line1/x', utf8('x'));
+    const forged = genuine.slice();
+    forged[forged.length - 20]! ^= 0x10; // in the signature
+    const errorOf = async (p: Promise<unknown>): Promise<SecurityError> => p.then(() => expect.fail('opened'), (e: unknown) => e as SecurityError);
+    const f1 = await errorOf(hmi.openData(forged, 'plant/line1/x'));
+    expect([f1.code, f1.awaitingKey]).toEqual(['UNKNOWN_EPOCH', false]);
+    const held = await errorOf(hmi.openData(genuine, 'plant/line1/x'));
+    expect([held.code, held.awaitingKey]).toEqual(['UNKNOWN_EPOCH', true]);
+    expect(hmi.needsKey()).toHaveLength(1);
+    const f2 = await errorOf(hmi.openData(forged, 'plant/line1/x')); // while the key is awaited
+    expect([f2.code, f2.awaitingKey]).toEqual(['UNKNOWN_EPOCH', false]);
+    expect(new SecurityError('BAD_SIGNATURE', { awaitingKey: true }).awaitingKey).toBe(false); // only ever on UNKNOWN_EPOCH
   });
 
   it('a forged message creates no state: no key request, nothing held, no window movement, no epoch', async () => {
