@@ -9,7 +9,7 @@
 // quick: 2,000 messages (after 200 warm-up), else 20,000 (after 2,000, as the secure runs).
 
 import { startMosquitto } from '../test/support/mosquitto.js';
-import { connectPlainPair, runLoad } from './mqtt-load.js';
+import { BENCH_BROKER, connectPlainPair, runLoad } from './mqtt-load.js';
 
 export interface E2ePlainOptions {
   readonly quick?: boolean;
@@ -21,7 +21,7 @@ export async function run(opts: E2ePlainOptions = {}): Promise<Record<string, nu
   const payloadBytes = 256;
   const window = 16;
 
-  const broker = await startMosquitto();
+  const broker = await startMosquitto(BENCH_BROKER);
   try {
     const pair = await connectPlainPair(broker.url, { protocolVersion: 5 });
     try {

@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { SecureMqttClient, type SecureClientOptions } from '../src/client/index.js';
 import { makeFleet } from '../test/support/fleet.js';
 import { startMosquitto } from '../test/support/mosquitto.js';
-import { runLoad, type LoadClient } from './mqtt-load.js';
+import { BENCH_BROKER, runLoad, type LoadClient } from './mqtt-load.js';
 
 export interface E2eSecureOptions {
   readonly quick?: boolean;
@@ -77,7 +77,7 @@ export async function measureE2e(opts: E2eRun): Promise<Record<string, number>> 
     fleet.member(`bench-pub-${id}`, { publish: [topic] }),
     fleet.member(`bench-sub-${id}`, { subscribe: [`bench/${name}/${id}/#`] }),
   ]);
-  const broker = await startMosquitto();
+  const broker = await startMosquitto(BENCH_BROKER);
   const clients: SecureMqttClient[] = [];
   let closing = false;
   try {

@@ -15,6 +15,7 @@ const MEMO_LIMIT = 1024;
 const MEMO_MAX_LENGTH = 512;
 const validNames = new Set<string>();
 const validFilters = new Set<string>();
+const matches = new Map<string, boolean>();
 function remember(set: Set<string>, text: string): void {
   if (text.length > MEMO_MAX_LENGTH) return;
   if (set.size >= MEMO_LIMIT) set.clear();
@@ -142,6 +143,23 @@ const isWildcard = (level: string): boolean => level === '+' || level === '#';
 export function topicMatches(filter: string, topic: string): boolean {
   validateTopicFilter(filter);
   validateTopicName(topic);
+  // Every message checks its topic against its channel (and its sender's rights):
+  // the same few pairs, each costing two splits. U+0000 cannot occur in either
+  // (validated above), so it separates the two strings unambiguously.
+  const memoKey = filter.length + topic.length < MEMO_MAX_LENGTH ? `${filter}\u0000${topic}` : undefined;
+  if (memoKey !== undefined) {
+    const known = matches.get(memoKey);
+    if (known !== undefined) return known;
+  }
+  const result = matchLevels(filter, topic);
+  if (memoKey !== undefined) {
+    if (matches.size >= MEMO_LIMIT) matches.clear();
+    matches.set(memoKey, result);
+  }
+  return result;
+}
+
+function matchLevels(filter: string, topic: string): boolean {
   const f = filter.split('/');
   const t = topic.split('/');
   if (topic.startsWith('$') && isWildcard(f[0]!)) return false;

@@ -288,18 +288,30 @@ export class AmortisedSide {
     const { matched, forged } = r.addManifest(id, m.entries, m.signature, now);
     const released: AmortisedDataMessage[] = [];
     const rejected: SecurityError[] = forged.map((h) => this.#reject(h, 'not the message the batch manifest lists for its sequence number'));
-    for (const h of matched) {
+    // The batch's numbers are recorded together: the guard writes a stream's
+    // window once for all the accepts waiting on it, not once per message.
+    // Nothing is released before every accept settled (each is durable then).
+    const accepts = matched.map(async (h) => {
       const { msg, stream } = h.message;
       const verdict = this.#o.replay.check(stream, msg.seq, msg.timestamp);
-      try {
-        if (!verdict.ok) throw new SecurityError(verdict.code, { sender: msg.sender, topic: msg.topic });
-        await this.#o.replay.accept(stream, msg.seq, msg.timestamp);
+      if (!verdict.ok) throw new SecurityError(verdict.code, { sender: msg.sender, topic: msg.topic });
+      await this.#o.replay.accept(stream, msg.seq, msg.timestamp);
+    });
+    const settled = await Promise.allSettled(accepts);
+    let failure: unknown;
+    settled.forEach((outcome, i) => {
+      const { msg } = matched[i]!.message;
+      if (outcome.status === 'fulfilled') {
         released.push(msg);
-      } catch (err) {
-        msg.payload.fill(0);
-        if (!(err instanceof SecurityError)) throw err;
-        rejected.push(err);
+        return;
       }
+      msg.payload.fill(0);
+      if (outcome.reason instanceof SecurityError) rejected.push(outcome.reason);
+      else failure ??= outcome.reason;
+    });
+    if (failure !== undefined) {
+      for (const msg of released) msg.payload.fill(0);
+      throw failure;
     }
     return { released, rejected };
   }

@@ -38,7 +38,7 @@ import {
   checkBytes,
   checkTopicArg,
   checkUint,
-  encodeUtf8,
+  topicField,
   malformed,
   readFilter,
   readSubject,
@@ -82,10 +82,6 @@ export function maxAmortisedBytes(maxPayloadBytes: number = DEFAULT_MAX_PAYLOAD_
 /** The largest manifest (1,024 entries). */
 export const MAX_MANIFEST_BYTES = MANIFEST_FIXED + MAX_SUBJECT_BYTES + MAX_CHANNEL_BYTES + MAX_MANIFEST_ENTRIES * ENTRY_BYTES + MAX_SIGNATURE_BYTES;
 
-function topicField(topic: string): Uint8Array {
-  const t = encodeUtf8(topic);
-  return new ByteWriter(t.length + 2).bytes16(t).finish();
-}
 
 function readHeaderWithFlags(r: ByteReader, type: number, flags: number, what: string): void {
   const t = r.u8(`${what} type`);

@@ -31,7 +31,7 @@ import {
   checkSubjectArg,
   checkTopicArg,
   checkUint,
-  encodeUtf8,
+  topicField,
   malformed,
   readFilter,
   readHeader,
@@ -148,11 +148,6 @@ export function decodeGroup(bytes: Uint8Array, maxPayloadBytes: number = DEFAULT
   return { ...body, signature };
 }
 
-/** string16(topic), as bound into the AAD and the signature. */
-function topicField(topic: string): Uint8Array {
-  const t = encodeUtf8(topic);
-  return new ByteWriter(t.length + 2).bytes16(t).finish();
-}
 
 function groupAad(header: Uint8Array, topic: Uint8Array): Uint8Array {
   return signedMessage(header, topic);

@@ -150,8 +150,38 @@ export function readFilter(r: ByteReader, what: string): string {
   return text;
 }
 
+// Topics and channels come back with every message: their UTF-8 forms are
+// remembered (bounded, cleared when full; short strings only).
+const TEXT_MEMO_LIMIT = 1024;
+const TEXT_MEMO_MAX_LENGTH = 512;
+const topicFields = new Map<string, Uint8Array>();
+
+function utf8Length(text: string): number {
+  return topicFields.get(text)?.length ?? utf8.encode(text).length + 2;
+}
+
+/**
+ * string16(topic): the topic as bound into AADs, signatures and digests.
+ * The array is shared between calls: read it, never modify it.
+ */
+export function topicField(topic: string): Uint8Array {
+  const known = topicFields.get(topic);
+  if (known !== undefined) return known;
+  const t = utf8.encode(topic);
+  if (t.length > 0xffff) throw new RangeError(`topic must be at most 65,535 UTF-8 bytes, got ${t.length}`);
+  const field = new Uint8Array(t.length + 2);
+  field[0] = t.length >>> 8;
+  field[1] = t.length & 0xff;
+  field.set(t, 2);
+  if (topic.length <= TEXT_MEMO_MAX_LENGTH) {
+    if (topicFields.size >= TEXT_MEMO_LIMIT) topicFields.clear();
+    topicFields.set(topic, field);
+  }
+  return field;
+}
+
 function checkTextArg(text: string, maxBytes: number, what: string): void {
-  const n = utf8.encode(text).length;
+  const n = utf8Length(text) - 2;
   if (n > maxBytes) throw new RangeError(`${what} must be at most ${maxBytes} UTF-8 bytes, got ${n}`);
 }
 

@@ -33,11 +33,24 @@ export function assertEpoch(epoch: unknown, label = 'epoch'): asserts epoch is n
 
 const escapeName = (name: string): string => name.replace(/%/g, '%25').replace(/\//g, '%2F');
 
+// Every message looks its stream up: remember the prefixes of the few (sender,
+// channel) pairs seen (bounded; cleared when full). Only checked names get in.
+const PREFIX_MEMO_LIMIT = 1024;
+const prefixes = new Map<string, Map<string, string>>();
+
 /** The prefix shared by every epoch of (sender, channel). */
 export function streamPrefix(sender: string, channel: string): string {
+  const known = prefixes.get(sender)?.get(channel);
+  if (known !== undefined) return known;
   assertName(sender, 'sender');
   assertName(channel, 'channel');
-  return `${STREAM_PREFIX}${escapeName(sender)}/${escapeName(channel)}/`;
+  const prefix = `${STREAM_PREFIX}${escapeName(sender)}/${escapeName(channel)}/`;
+  if (prefixes.size >= PREFIX_MEMO_LIMIT) prefixes.clear();
+  let bySender = prefixes.get(sender);
+  if (bySender === undefined) prefixes.set(sender, (bySender = new Map()));
+  if (bySender.size >= PREFIX_MEMO_LIMIT) bySender.clear();
+  bySender.set(channel, prefix);
+  return prefix;
 }
 
 /** The stream's id and storage key; checks every field. */
