@@ -2,7 +2,8 @@
 // allocates or frees in it. Every region is zeroed before it goes back to the
 // allocator, and the stack area a call used is wiped after the call, so no
 // secret outlives the call that needed it inside wasm memory. Operations on
-// public data only (signature verification) take a cheaper path, runPublic().
+// public data only (signature verification) take a cheaper path, runPublic();
+// small per-message secret operations (the AE) reuse one region, runSecret().
 
 import { PqcError } from './errors.js';
 
@@ -26,6 +27,11 @@ interface CoreExports {
   readonly pqc_verify_prepared: (alg: number, sig: number, siglen: number, m: number, mlen: number, prepared: number) => number;
   readonly pqc_falcon_native_fp: () => number;
   readonly pqc_shake256: (out: number, outlen: number, input: number, inlen: number) => number;
+  readonly pqc_ae_init: (ctx: number, encKey: number, macKey: number) => number;
+  readonly pqc_ae_seal: (ctx: number, nonce: number, aad: number, aadLen: number, pt: number, ptLen: number, out: number) => number;
+  readonly pqc_ae_open: (ctx: number, nonce: number, aad: number, aadLen: number, input: number, inLen: number, out: number) => number;
+  readonly pqc_ae_release: (ctx: number) => void;
+  readonly pqc_kmac256: (out: number, outLen: number, key: number, keyLen: number, input: number, inLen: number, custom: number, customLen: number) => number;
   readonly pqc_malloc: (n: number) => number;
   readonly pqc_free: (p: number, n: number) => void;
   readonly emscripten_stack_get_current: () => number;
@@ -42,7 +48,7 @@ export interface Region {
 }
 
 const RANDOM_CHUNK = 65536; // crypto.getRandomValues' limit per call
-const PUBLIC_INPUT_MAX = 65536; // the largest input region runPublic() keeps from call to call
+const KEPT_MAX = 65536; // the largest region runPublic() and runSecret() keep from call to call
 
 export class WasmCore {
   readonly fn: CoreFunctions;
@@ -50,8 +56,8 @@ export class WasmCore {
   private readonly raw: CoreExports;
   private view: Uint8Array;
   private broken: string | undefined;
-  /** runPublic()'s input region, reused from call to call (see there). */
-  private publicInput: Region | undefined;
+  /** runPublic()'s and runSecret()'s region, reused from call to call and zeroed after each (see there). */
+  private kept: Region | undefined;
   /** Replaced by the memory test to observe every region as it is freed. */
   rawFree: (ptr: number, len: number) => void;
 
@@ -168,27 +174,43 @@ export class WasmCore {
    * touches a secret key, a seed or a shared secret.
    */
   runPublic<T>(what: string, len: number, body: (input: number) => T): T {
+    return this.withKept(what, len, body, 0);
+  }
+
+  /**
+   * Runs one operation on secret data whose inputs and outputs share one region of `len` bytes: the AE's
+   * per-message seal and open. Like runPublic(), the region is reused from call to call instead of
+   * allocated and freed each time (the AE runs once per message), and its `len` bytes are zeroed after the
+   * call; like run(), the stack the call used is wiped (`stackWipe` bytes). The region's contents are only
+   * ever read by the one call that wrote them: JavaScript runs each call to the end before the next.
+   */
+  runSecret<T>(what: string, len: number, body: (region: number) => T, stackWipe: number): T {
+    return this.withKept(what, len, body, stackWipe);
+  }
+
+  private withKept<T>(what: string, len: number, body: (region: number) => T, stackWipe: number): T {
     if (this.broken) throw new PqcError('ABORTED', `the wasm core is unusable after an earlier abort (${this.broken}); call init() in a new context`);
-    let input = this.publicInput;
-    // Inputs above PUBLIC_INPUT_MAX (long messages) get a region of their own for this call only, so that
-    // the kept region stays small.
-    const kept = len <= PUBLIC_INPUT_MAX;
-    if (!kept) input = this.alloc(len);
-    else if (input === undefined || input.len < len) {
-      if (input !== undefined) this.free(input);
-      this.publicInput = undefined;
-      input = this.publicInput = this.alloc(Math.max(len, 4096));
+    let region = this.kept;
+    // Inputs above KEPT_MAX (long messages) get a region of their own for this call only, so that the kept
+    // region stays small.
+    const kept = len <= KEPT_MAX;
+    if (!kept) region = this.alloc(len);
+    else if (region === undefined || region.len < len) {
+      if (region !== undefined) this.free(region);
+      this.kept = undefined;
+      region = this.kept = this.alloc(Math.max(len, 4096));
     }
     const sp = this.raw.emscripten_stack_get_current();
     try {
-      return body(input.ptr);
+      return body(region.ptr);
     } catch (err) {
       if (err instanceof PqcError && err.code === 'ABORTED') this.broken = `${what}: ${err.message}`;
       throw err;
     } finally {
       this.raw.stackRestore(sp);
-      if (kept) this.heap().fill(0, input.ptr, input.ptr + len);
-      else this.free(input);
+      if (stackWipe > 0) this.heap().fill(0, Math.max(this.raw.emscripten_stack_get_end(), sp - stackWipe), sp);
+      if (kept) this.heap().fill(0, region.ptr, region.ptr + len);
+      else this.free(region);
     }
   }
 

@@ -27,6 +27,24 @@ export interface SignerLengths {
   readonly preparedKey: number;
 }
 
+export interface AeLengths {
+  /** Each of the two keys: AES-256's and KMAC256's. */
+  readonly key: number;
+  readonly nonce: number;
+  /** What seal() adds to the plaintext. */
+  readonly tag: number;
+  /** The native context (two pointers to what the pinned code keeps on the wasm heap). */
+  readonly context: number;
+}
+
+export interface AeParams {
+  readonly id: number;
+  readonly name: string;
+  readonly lengths: AeLengths;
+  /** Stack bytes wiped below the caller's frame after each call (see STACK_WIPE). */
+  readonly stackWipe: number;
+}
+
 export interface KemParams {
   readonly id: number;
   readonly name: string;
@@ -50,18 +68,20 @@ export interface SignerParams {
  * (scratch: fill the stack with a pattern, run, find the deepest byte changed):
  * ML-KEM-1024 decapsulation 20,464 bytes; Falcon-512 signing 41,968;
  * Falcon-1024 signing 82,928; SHAKE-256 (its context is on the heap) well under
- * 4 KiB, but its bound is 16 KiB so that it also clears what a verification
- * (public data, not wiped, at most ~8.3 KB deep) left below it: after any
- * secret operation the whole stack is zero. PQClean's code has no
- * data-dependent recursion or alloca, so the depth is the same for every
- * input. Wiping only this much (SHAKE-256 of 300 bytes: 20 us with the whole
- * stack)
- * instead of the whole 256 KiB stack saves microseconds per call;
+ * 4 KiB; the AE (ae.ts) 608 bytes (key setup; seal and open 256 and 272,
+ * whatever the lengths). SHAKE-256's and the AE's bounds are still 16 KiB so
+ * that they also clear what a verification (public data, not wiped, at most
+ * ~8.3 KB deep) left below them: after any secret operation the whole stack
+ * is zero (for the AE that costs ~0.3 us per call over a 1 KiB bound).
+ * PQClean's code has no data-dependent recursion or alloca, so the depth is
+ * the same for every input. Wiping only this much (SHAKE-256 of 300 bytes:
+ * 20 us with the whole stack) instead of the whole 256 KiB stack saves
+ * microseconds per call;
  * test/memory.test.ts checks after every operation of every parameter set that
  * the whole stack below the caller's frame is zero, so a bound that is too
  * small fails there.
  */
-export const STACK_WIPE = Object.freeze({ mlKem: 32 * 1024, falcon512: 64 * 1024, falcon1024: 128 * 1024, shake: 16 * 1024 });
+export const STACK_WIPE = Object.freeze({ mlKem: 32 * 1024, falcon512: 64 * 1024, falcon1024: 128 * 1024, shake: 16 * 1024, ae: 16 * 1024 });
 
 const kem = (id: number, name: string, pk: number, sk: number, ct: number): KemParams =>
   Object.freeze({
@@ -79,6 +99,14 @@ const signer = (id: number, name: string, padded: boolean, pk: number, sk: numbe
     lengths: Object.freeze({ publicKey: pk, secretKey: sk, signature: sig, keygenSeed: 48, signSeed: 88, expandedKey: pk === 897 ? 57_344 : 122_880, preparedKey: pk === 897 ? 1024 : 2048 }),
     stackWipe: pk === 897 ? STACK_WIPE.falcon512 : STACK_WIPE.falcon1024,
   });
+
+/** The authenticated encryption of native/src/pqc_ae.c (id: PQC_AE). */
+export const AE_PARAMS: AeParams = Object.freeze({
+  id: 32,
+  name: 'AES-256-CTR+KMAC256',
+  lengths: Object.freeze({ key: 32, nonce: 12, tag: 16, context: 8 }),
+  stackWipe: STACK_WIPE.ae,
+});
 
 export const KEM_PARAMS = Object.freeze({
   mlKem512: kem(1, 'ML-KEM-512', 800, 1632, 768),
@@ -105,4 +133,8 @@ export const Field = Object.freeze({
   SIGN_SEED: 8,
   EXPANDED_KEY: 9,
   PREPARED_KEY: 10,
+  KEY: 11,
+  NONCE: 12,
+  TAG: 13,
+  CONTEXT: 14,
 } as const);

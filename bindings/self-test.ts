@@ -10,7 +10,7 @@ import { fromBase64, sequence, toHex } from './encoding.js';
 import { PqcError } from './errors.js';
 import { falcon512 } from './falcon.js';
 import { mlKem768 } from './ml-kem.js';
-import { Field, KEM_PARAMS, SIGNER_PARAMS } from './params.js';
+import { AE_PARAMS, Field, KEM_PARAMS, SIGNER_PARAMS } from './params.js';
 import { shake256With } from './shake.js';
 import * as vector from './self-test-vector.js';
 
@@ -43,6 +43,15 @@ export function selfTest(core: WasmCore, falcon: 'fast' | 'strict'): void {
     ];
     for (const [field, len] of want) if (core.fn.pqc_info(p.id, field) !== len) fail(`${p.name} length ${field}`);
   }
+
+  const A = AE_PARAMS.lengths;
+  const ae: [number, number][] = [
+    [Field.KEY, A.key],
+    [Field.NONCE, A.nonce],
+    [Field.TAG, A.tag],
+    [Field.CONTEXT, A.context],
+  ];
+  for (const [field, len] of ae) if (core.fn.pqc_info(AE_PARAMS.id, field) !== len) fail(`${AE_PARAMS.name} length ${field}`);
 
   const kp = mlKem768.keygen(sequence(64));
   const enc = mlKem768.encapsulate(kp.publicKey, sequence(32, 64));

@@ -3,10 +3,11 @@
 // calls no copy of a secret is left anywhere in wasm memory, including when a
 // call throws.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PqcError, falcon512, falcon1024, falconPadded512, falconPadded1024, init, mlKem512, mlKem768, mlKem1024, shake256 } from '../bindings/index.js';
+import { PqcError, ae, falcon512, falcon1024, falconPadded512, falconPadded1024, init, mlKem512, mlKem768, mlKem1024, shake256, type AeKey } from '../bindings/index.js';
+import { kmac256 } from '../bindings/ae.js';
 import type { WasmCore } from '../bindings/core.js';
 import { getCore } from '../bindings/state.js';
-import { seq } from './helpers.js';
+import { flipBit, seq } from './helpers.js';
 
 let core: WasmCore;
 let frees: { ptr: number; len: number; nonZero: number }[] = [];
@@ -129,6 +130,28 @@ describe('zeroisation', () => {
       if (out >= 32) expectNowhereInMemory(digest.subarray(0, 32), `SHAKE-256 output (${len} -> ${out})`);
     }
     expectNowhereInMemory(secret, 'SHAKE-256 input');
+  });
+
+  it('wipes after the AE (key setup, seal, open accepted and rejected, free) and KMAC-256, also after a verification', () => {
+    // seal and open reuse one region (core.runSecret): nothing is freed per call, the region is zeroed.
+    const [encKey, macKey, plaintext, aad] = [32, 32, 256, 40].map((n) => crypto.getRandomValues(new Uint8Array(n))) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    const nonce = seq(12, 1);
+    let key: AeKey | undefined;
+    expectWiped(() => (key = ae.key(encKey, macKey)), 1);
+    let sealed: Uint8Array = new Uint8Array();
+    expectWiped(() => (sealed = key!.seal(nonce, plaintext, aad)), 0);
+    expectWiped(() => expect(key!.open(nonce, sealed, aad)).toEqual(plaintext), 0);
+    expectWiped(() => expect(key!.open(nonce, flipBit(sealed, 9), aad)).toBeUndefined(), 0);
+    const keys = falcon1024.keygen(seq(48, 9));
+    const sig = falcon1024.sign(seq(64), keys.secretKey);
+    expectPublic(() => expect(falcon1024.verify(sig, seq(64), keys.publicKey)).toBe(true), [sig]);
+    expectWiped(() => key!.seal(nonce, plaintext, aad), 0);
+    expectWiped(() => kmac256(macKey, plaintext, aad, 32), 2);
+    expectNowhereInMemory(plaintext, 'AE plaintext');
+    expectNowhereInMemory(sealed.subarray(0, 256).map((c, i) => c ^ plaintext[i]!), 'AES-CTR keystream');
+    expectWiped(() => key!.free(), 1);
+    expectNowhereInMemory(encKey, 'AE encryption key');
+    expectNowhereInMemory(macKey, 'AE MAC key');
   });
 
   it('a secret operation after the deepest verifications still leaves the whole stack zero', () => {

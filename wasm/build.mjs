@@ -121,7 +121,11 @@ async function buildVariant(lock, src, name, variant, outFile) {
       const alias = falconAliasHeader(src, dir, workDir);
       units.push({ file: join(src, dir, 'pqclean.c'), extra: ['-I', relative(repoRoot, join(src, dir)), '-include', alias, '-Dfree=pqc_zfree'] });
     }
-    for (const c of t.commonSources) units.push({ file: join(src, c), extra: ['-Dfree=pqc_zfree'] });
+    for (const c of t.commonSources) {
+      // Only what the lock pins is ever compiled: a file added to the table needs `node wasm/lock-sources.mjs`.
+      if (!(c in lock.files)) throw new Error(`${c} is compiled but not pinned by native/sources.lock: run \`node wasm/lock-sources.mjs\`.`);
+      units.push({ file: join(src, c), extra: ['-Dfree=pqc_zfree'] });
+    }
     for (const c of t.nativeSources) units.push({ file: join(repoRoot, c), extra: ['-I', 'native/falcon_fpr', ...variant.defines] });
 
     const objects = units.map((u, i) => join(workDir, `${String(i).padStart(3, '0')}.o`));

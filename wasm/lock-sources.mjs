@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { lockPath, repoRoot, sha256 } from './sources.mjs';
-import { sourceDirs, aliasedFalconDirs } from './targets.mjs';
+import { sourceDirs, aliasedFalconDirs, commonSources, commonHeaders } from './targets.mjs';
 
 const pkg = 'pqclean';
 const root = 'deps/PQClean';
@@ -25,7 +25,7 @@ for (const dir of aliasedFalconDirs) {
     if (name.endsWith('.c') || name.endsWith('.h')) add(`${dir}/${name}`);
   }
 }
-for (const name of ['fips202.c', 'fips202.h', 'randombytes.h']) add(`common/${name}`);
+for (const rel of [...commonSources, ...commonHeaders].sort()) add(rel);
 
 const lock = { package: pkg, version, integrity, root, files };
 writeFileSync(lockPath, JSON.stringify(lock, null, 2) + '\n');

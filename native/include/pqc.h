@@ -30,7 +30,8 @@ enum pqc_alg {
     PQC_FALCON512 = 16,
     PQC_FALCON1024 = 17,
     PQC_FALCONPADDED512 = 18,
-    PQC_FALCONPADDED1024 = 19
+    PQC_FALCONPADDED1024 = 19,
+    PQC_AE = 32 /* the authenticated encryption of pqc_ae.c */
 };
 
 /* Fields for pqc_info. */
@@ -44,7 +45,11 @@ enum pqc_field {
     PQC_ENCAPS_SEED_BYTES = 7,  /* KEM only */
     PQC_SIGN_SEED_BYTES = 8,    /* signatures only */
     PQC_EXPANDED_KEY_BYTES = 9, /* signatures only: the expanded signing key (tree) */
-    PQC_PREPARED_KEY_BYTES = 10 /* signatures only: the prepared public key (pqc_verify_prepare) */
+    PQC_PREPARED_KEY_BYTES = 10, /* signatures only: the prepared public key (pqc_verify_prepare) */
+    PQC_KEY_BYTES = 11,         /* AE only: each of its two keys */
+    PQC_NONCE_BYTES = 12,       /* AE only */
+    PQC_TAG_BYTES = 13,         /* AE only: what seal adds to the plaintext */
+    PQC_CONTEXT_BYTES = 14      /* AE only: the caller-allocated pqc_ae_ctx */
 };
 
 /* Returns the length for (alg, field), or a negative status code. */
@@ -98,6 +103,34 @@ PQC_EXPORT int pqc_falcon_native_fp(void);
 
 /* SHAKE-256 from the pinned fips202.c (self-test digests, known-answer checks). */
 PQC_EXPORT int pqc_shake256(uint8_t *out, size_t outlen, const uint8_t *in, size_t inlen);
+
+/*
+ * Authenticated encryption (encrypt-then-MAC) from two pinned primitives:
+ *   ciphertext = plaintext XOR AES-256-CTR(enc_key, nonce || 32-bit big-endian block counter from 0)
+ *   tag        = KMAC256(mac_key, nonce || left_encode(8 * aad_len) || aad || ciphertext, 128, "pqc-iiot/v1/ae")
+ *   sealed     = ciphertext || tag
+ * (AES from PQClean's common/aes.c, constant-time bitsliced; KMAC256 per NIST SP 800-185 over its
+ * common/sp800-185.c). The 12-byte nonce must never repeat under one key.
+ *
+ * The context is caller-allocated (pqc_info(PQC_AE, PQC_CONTEXT_BYTES) bytes, 8-byte aligned); it points to
+ * the expanded AES key and the precomputed KMAC state, which the pinned code keeps on the heap.
+ * pqc_ae_init overwrites the context (release an earlier key first); pqc_ae_release wipes and frees both
+ * and zeroes the context, after which seal and open return PQC_ERR_BAD_ARGUMENT.
+ * Outputs must not overlap any input (PQC_ERR_BAD_ARGUMENT): seal writes pt_len + 16 bytes, open
+ * in_len - 16. open returns PQC_ERR_FAILED for a wrong tag or an input shorter than the tag, and then
+ * writes zeros, never unauthenticated plaintext.
+ */
+typedef struct pqc_ae_ctx pqc_ae_ctx;
+PQC_EXPORT int pqc_ae_init(pqc_ae_ctx *ctx, const uint8_t *enc_key, const uint8_t *mac_key);
+PQC_EXPORT int pqc_ae_seal(const pqc_ae_ctx *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                           const uint8_t *pt, size_t pt_len, uint8_t *out);
+PQC_EXPORT int pqc_ae_open(const pqc_ae_ctx *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+                           const uint8_t *in, size_t in_len, uint8_t *out);
+PQC_EXPORT void pqc_ae_release(pqc_ae_ctx *ctx);
+
+/* KMAC256(key, in, 8 * outlen, custom) per NIST SP 800-185 (known-answer tests of the AE's MAC). */
+PQC_EXPORT int pqc_kmac256(uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen, const uint8_t *in,
+                           size_t inlen, const uint8_t *custom, size_t customlen);
 
 /* Memory: every region is zeroed before it is returned to the allocator. */
 PQC_EXPORT void *pqc_malloc(size_t n);

@@ -4,8 +4,12 @@
 
 int pqc_kem_info(int alg, int field);
 int pqc_sign_info(int alg, int field);
+int pqc_ae_info(int field);
 
 int pqc_info(int alg, int field) {
+    if (alg == PQC_AE) {
+        return pqc_ae_info(field);
+    }
     return alg < PQC_FALCON512 ? pqc_kem_info(alg, field) : pqc_sign_info(alg, field);
 }
 

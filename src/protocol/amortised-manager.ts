@@ -3,7 +3,6 @@
 // constructed when a KeyManager is given `amortise` or `acceptAmortised`.
 
 import type { Clock } from '../clock.js';
-import { aesGcmOpen } from '../crypto/webcrypto.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import { mayPublish } from '../certs/certificate.js';
@@ -13,16 +12,16 @@ import {
   AmortisedBatcher,
   AmortisedReceiver,
   MAX_MANIFEST_ENTRIES,
-  amortisedAad,
   amortisedStreamId,
   decodeAmortised,
+  decryptAmortised,
   entryDigest,
   sealAmortised,
   sealManifest,
   verifyManifest,
   type HeldAmortised,
 } from './amortised.js';
-import { groupNonce, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
+import { type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
 import { groupStream } from './streams.js';
 import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './wire.js';
 
@@ -75,25 +74,20 @@ export class AmortisedPrefetch {
     readonly bytes: Uint8Array,
     readonly topic: string,
     readonly keys: GroupEpochKeys,
-    readonly plaintext: Promise<Uint8Array>,
-  ) {
-    plaintext.catch(() => undefined); // read (or discarded) later: never an unhandled rejection
-  }
+    readonly plaintext: Uint8Array,
+  ) {}
 
-  /** The plaintext for openMessage (once); rejects like aesGcmOpen. */
-  take(): Promise<Uint8Array> {
+  /** The plaintext for openMessage (once). */
+  take(): Uint8Array {
     this.#taken = true;
     return this.plaintext;
   }
 
-  /** Not used: wipe the plaintext when it arrives. */
+  /** Not used: wipe the plaintext. */
   discard(): void {
     if (this.#taken) return;
     this.#taken = true;
-    this.plaintext.then(
-      (p) => p.fill(0),
-      () => undefined,
-    );
+    this.plaintext.fill(0);
   }
 }
 
@@ -167,7 +161,7 @@ export class AmortisedSide {
   // ---------------------------------------------------------------- publisher
 
   /** Seals an amortised envelope; record() it next, in sequence order, before its batch can be taken. */
-  encrypt(keys: GroupEpochKeys, topic: string, payload: Uint8Array, seq: number, now: number): Promise<{ bytes: Uint8Array; digest: Uint8Array }> {
+  encrypt(keys: GroupEpochKeys, topic: string, payload: Uint8Array, seq: number, now: number): { bytes: Uint8Array; digest: Uint8Array } {
     return sealAmortised({ sender: this.#o.identity.id, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes });
   }
 
@@ -207,7 +201,7 @@ export class AmortisedSide {
       const cert = this.#o.trust.get(f.sender, this.#o.clock());
       const keys = this.#o.peekKeys(f.sender, cert.keyEpoch, f.channel, f.epoch);
       if (!keys) return undefined;
-      return new AmortisedPrefetch(bytes, receivedTopic, keys, aesGcmOpen(keys.key, groupNonce(keys.iv, f.seq), f.ciphertext, amortisedAad(f.header, receivedTopic)));
+      return new AmortisedPrefetch(bytes, receivedTopic, keys, decryptAmortised(keys, f, receivedTopic));
     } catch {
       return undefined;
     }
@@ -248,7 +242,7 @@ export class AmortisedSide {
     if (coverage === 'uncovered' && r.isHeld(id, f.seq, digest)) throw new SecurityError('DUPLICATE', { sender: f.sender, topic, detail: 'already held for its manifest' });
     const { keys } = found;
     const early = prefetched !== undefined && prefetched.bytes === bytes && prefetched.topic === topic && prefetched.keys === keys;
-    const payload = early ? await prefetched.take() : await aesGcmOpen(keys.key, groupNonce(keys.iv, f.seq), f.ciphertext, amortisedAad(f.header, topic));
+    const payload = early ? prefetched.take() : decryptAmortised(keys, f, topic);
     const msg: AmortisedDataMessage = Object.freeze({
       sender: f.sender,
       senderCertificate: cert,

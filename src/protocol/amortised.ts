@@ -17,9 +17,9 @@
 // list, is BAD_SIGNATURE (a forgery by an insider holding the epoch key, or by
 // the broker); a message no manifest covers within holdMs is BAD_SIGNATURE.
 
-import { shake256 } from '../../bindings/index.js';
+import { AE_PARAMS, shake256 } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
-import { AES_TAG_BYTES, aesGcmSeal, equalBytes } from '../crypto/webcrypto.js';
+import { equalBytes } from '../crypto/webcrypto.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import { topicMatches } from '../mqtt/topic.js';
@@ -70,7 +70,8 @@ export const AMORTISED_DEFAULTS = Object.freeze({
   maxManifests: 256,
 });
 
-const ENVELOPE_FIXED = 4 + 2 + 2 + 4 + 8 + 8 + 4 + AES_TAG_BYTES;
+const AE_TAG_BYTES = AE_PARAMS.lengths.tag;
+const ENVELOPE_FIXED = 4 + 2 + 2 + 4 + 8 + 8 + 4 + AE_TAG_BYTES;
 const ENTRY_BYTES = 8 + ENTRY_DIGEST_BYTES;
 const MANIFEST_FIXED = 4 + 2 + 2 + 4 + 8 + 2 + 2;
 
@@ -140,7 +141,7 @@ export interface SealAmortisedOptions {
 }
 
 /** Encrypts `payload` as an amortised envelope; returns it with its entry digest. Not signed: a manifest must follow. */
-export async function sealAmortised(opts: SealAmortisedOptions): Promise<{ bytes: Uint8Array; digest: Uint8Array }> {
+export function sealAmortised(opts: SealAmortisedOptions): { bytes: Uint8Array; digest: Uint8Array } {
   const { keys } = opts;
   if (keys.sender !== opts.sender) throw new RangeError(`keys belong to ${keys.sender}, not ${opts.sender}`);
   checkTopicArg(opts.topic);
@@ -161,9 +162,19 @@ export async function sealAmortised(opts: SealAmortisedOptions): Promise<{ bytes
     .u64(opts.seq)
     .u64(opts.now)
     .finish();
-  const ciphertext = await aesGcmSeal(keys.key, groupNonce(keys.iv, opts.seq), payload, amortisedAad(header, opts.topic));
+  const ciphertext = keys.ae.seal(groupNonce(keys.iv, opts.seq), payload, amortisedAad(header, opts.topic));
   const bytes = new ByteWriter(header.length + 4 + ciphertext.length).fixed(header, header.length, 'header').bytes32(ciphertext).finish();
   return { bytes, digest: entryDigest(opts.topic, bytes) };
+}
+
+/**
+ * Decrypts a decoded amortised envelope received on `topic`.
+ * @throws SecurityError DECRYPT_FAILED if the tag does not verify (wrong key, nonce, topic or modified bytes).
+ */
+export function decryptAmortised(keys: GroupEpochKeys, f: Pick<AmortisedFields, 'seq' | 'header' | 'ciphertext'>, topic: string): Uint8Array {
+  const payload = f.ciphertext.length < AE_TAG_BYTES ? undefined : keys.ae.open(groupNonce(keys.iv, f.seq), f.ciphertext, amortisedAad(f.header, topic));
+  if (payload === undefined) throw new SecurityError('DECRYPT_FAILED');
+  return payload;
 }
 
 // ------------------------------------------------------------------ manifest
@@ -408,6 +419,8 @@ export class AmortisedReceiver<M> {
   readonly #held = new Map<string, HeldAmortised<M>[]>();
   #heldCount = 0;
   readonly #manifests = new Map<string, StoredManifest[]>();
+  /** Per stream, no stored manifest covers a number above this (a message usually arrives before its manifest). */
+  readonly #highest = new Map<string, number>();
   #manifestCount = 0;
   readonly #manifestIds = new Set<string>();
 
@@ -423,6 +436,8 @@ export class AmortisedReceiver<M> {
 
   /** What the stored manifests say about (stream, seq, digest). */
   coverage(stream: string, seq: number, digest: Uint8Array): Coverage {
+    const top = this.#highest.get(stream);
+    if (top === undefined || seq > top) return 'uncovered';
     for (const m of this.#manifests.get(stream) ?? []) {
       if (seq < m.first || seq > m.last) continue;
       const d = m.bySeq.get(seq);
@@ -477,6 +492,7 @@ export class AmortisedReceiver<M> {
     const list = this.#manifests.get(stream) ?? [];
     list.push(m);
     this.#manifests.set(stream, list);
+    if (!(m.last <= (this.#highest.get(stream) ?? -1))) this.#highest.set(stream, m.last);
     this.#manifestIds.add(id);
     this.#manifestCount++;
     while (this.#manifestCount > this.maxManifests) this.#dropOldestManifest();
@@ -504,7 +520,10 @@ export class AmortisedReceiver<M> {
   #dropManifest(stream: string, m: StoredManifest): void {
     const l = this.#manifests.get(stream)!;
     l.splice(l.indexOf(m), 1);
-    if (l.length === 0) this.#manifests.delete(stream);
+    if (l.length === 0) {
+      this.#manifests.delete(stream);
+      this.#highest.delete(stream);
+    }
     this.#manifestIds.delete(m.id);
     this.#manifestCount--;
   }
@@ -524,6 +543,7 @@ export class AmortisedReceiver<M> {
     this.#held.clear();
     this.#heldCount = 0;
     this.#manifests.clear();
+    this.#highest.clear();
     this.#manifestIds.clear();
     this.#manifestCount = 0;
     return out;

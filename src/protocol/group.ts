@@ -10,7 +10,7 @@
 // (LABELS.groupSignature || header || string16(topic) || bytes32(ct)), so a
 // message redirected to another topic fails.
 
-import { falcon512 } from '../../bindings/index.js';
+import { ae, falcon512, type AeKey } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
 import type { RandomSource } from '../crypto/random.js';
 import { AES_KEY_BYTES, AES_NONCE_BYTES, AES_TAG_BYTES, aesGcmOpen, aesGcmSeal, equalBytes, hkdf, importAesKey } from '../crypto/webcrypto.js';
@@ -45,6 +45,7 @@ import {
 import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 export const EPOCH_KEY_BYTES = 32;
+const AE_KEY_BYTES = 32;
 export const MAX_EPOCH = 0xffffffff;
 
 const FIXED_BYTES = 4 + 2 + 2 + 4 + 8 + 8 + 4 + AES_TAG_BYTES + 2;
@@ -63,6 +64,19 @@ export interface GroupEpochKeys {
   readonly key: CryptoKey;
   /** 12 bytes; nonce(seq) = iv XOR (0^32 || u64be(seq)). Wipe it when the epoch ends. */
   readonly iv: Uint8Array;
+  /**
+   * The amortised envelope's cipher (AES-256-CTR and KMAC256 keys, expanded in
+   * wasm memory): synchronous, a few microseconds per message, where a
+   * WebCrypto call costs tens. Free it when the epoch ends (retireGroupKeys).
+   */
+  readonly ae: AeKey;
+}
+
+/** The epoch is over for us: wipes the nonce base and the amortised cipher's keys (idempotent). */
+export function retireGroupKeys(keys: GroupEpochKeys | undefined): void {
+  if (!keys) return;
+  keys.iv.fill(0);
+  if (!keys.ae.freed) keys.ae.free();
 }
 
 function kdfInfo(label: Uint8Array, sender: string, channel: string, epoch: number): Uint8Array {
@@ -73,6 +87,7 @@ function kdfInfo(label: Uint8Array, sender: string, channel: string, epoch: numb
  * Derives the epoch's AES key and nonce base from the 32-byte epoch key:
  *   key = HKDF-SHA-256(salt = empty, epochKey, LABELS.groupKey   || string16(sender) || string16(channel) || u32(epoch), 32)
  *   iv  = HKDF-SHA-256(salt = empty, epochKey, LABELS.groupNonce || string16(sender) || string16(channel) || u32(epoch), 12)
+ * and the amortised envelope's cipher keys (same info with LABELS.amortisedEncKey / amortisedMacKey, 32 bytes each).
  * Does not keep or wipe `epochKey`.
  */
 export async function deriveGroupKeys(epochKey: Uint8Array, sender: string, channel: string, epoch: number): Promise<GroupEpochKeys> {
@@ -80,13 +95,23 @@ export async function deriveGroupKeys(epochKey: Uint8Array, sender: string, chan
   checkSubjectArg(sender, 'sender');
   checkFilterArg(channel);
   checkUint(epoch, MAX_EPOCH, 'epoch');
-  const raw = await hkdf(epochKey, new Uint8Array(0), kdfInfo(LABELS.groupKey, sender, channel, epoch), AES_KEY_BYTES);
+  const none = new Uint8Array(0);
+  const [raw, iv, enc, mac] = await Promise.all([
+    hkdf(epochKey, none, kdfInfo(LABELS.groupKey, sender, channel, epoch), AES_KEY_BYTES),
+    hkdf(epochKey, none, kdfInfo(LABELS.groupNonce, sender, channel, epoch), AES_NONCE_BYTES),
+    hkdf(epochKey, none, kdfInfo(LABELS.amortisedEncKey, sender, channel, epoch), AE_KEY_BYTES),
+    hkdf(epochKey, none, kdfInfo(LABELS.amortisedMacKey, sender, channel, epoch), AE_KEY_BYTES),
+  ]);
   try {
     const key = await importAesKey(raw);
-    const iv = await hkdf(epochKey, new Uint8Array(0), kdfInfo(LABELS.groupNonce, sender, channel, epoch), AES_NONCE_BYTES);
-    return Object.freeze({ sender, channel, epoch, key, iv });
+    return Object.freeze({ sender, channel, epoch, key, iv, ae: ae.key(enc, mac) });
+  } catch (err) {
+    iv.fill(0);
+    throw err;
   } finally {
     raw.fill(0);
+    enc.fill(0);
+    mac.fill(0);
   }
 }
 

@@ -42,6 +42,7 @@ import {
   EPOCH_KEY_BYTES,
   MAX_EPOCH,
   deriveGroupKeys,
+  retireGroupKeys,
   openGroup,
   sameEpochKeys,
   sealGroup,
@@ -555,12 +556,10 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
       const amortised = this.#amortised;
       let sealing: Promise<Uint8Array>;
       if (amortised && options.signed !== true && amortised.amortises(channel)) {
-        const encrypted = amortised.encrypt(keys, topic, payload, seq, now);
-        encrypted.catch(() => undefined); // its failure reaches the caller through `sealing`, a turn later
-        sealing = ch.sealTail.then(() => encrypted).then(({ bytes, digest }) => {
-          amortised.record(keys, topic, seq, digest, now);
-          return bytes;
-        });
+        // Synchronous (the wasm cipher): sealed and recorded here, in sequence order.
+        const { bytes, digest } = amortised.encrypt(keys, topic, payload, seq, now);
+        amortised.record(keys, topic, seq, digest, now);
+        sealing = ch.sealTail.then(() => bytes);
       } else {
         const signed = sealGroup({ sender: this.identity, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes, ...this.#det() });
         signed.catch(() => undefined); // likewise
@@ -924,7 +923,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
     // The publisher never seals under the old epoch again: its derived keys go
     // now. Its raw key is kept for graceMs, for subscribers whose key request
     // arrives just after this rotation (they may hold messages of it).
-    ch.keys?.iv.fill(0);
+    retireGroupKeys(ch.keys);
     if (ch.keys && this.#o.graceMs > 0) {
       ch.retained.push({
         epoch: ch.epoch,
@@ -1008,7 +1007,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
   #closeChannel(ch: PublisherChannel): void {
     ch.closed = true;
     ch.epochKey.fill(0);
-    ch.keys?.iv.fill(0);
+    retireGroupKeys(ch.keys);
     ch.keys = undefined;
     for (const r of ch.retained) r.epochKey.fill(0);
     ch.retained = [];
@@ -1094,7 +1093,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
         }
         const keys = await deriveGroupKeys(g.epochKey, cert.subject, g.channel, g.epoch);
         if (held && !sameEpochKeys(held.keys, keys)) {
-          keys.iv.fill(0);
+          retireGroupKeys(keys);
           throw new SecurityError('ROLLBACK', { ...where, detail: `${where.detail}: a different key for an epoch already held` });
         }
         derived = keys;
@@ -1178,7 +1177,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
     }
     const existing = s.epochs.get(epoch);
     if (existing) {
-      keys.iv.fill(0); // same key (checked): keep the installed one
+      retireGroupKeys(keys); // same key (checked): keep the installed one
       return s;
     }
     if (epoch > s.latest) {
@@ -1223,7 +1222,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
     let below = 0;
     for (const [epoch, e] of [...s.epochs]) {
       if (now > e.expiresAt || now > e.notAfter + this.#o.graceMs) {
-        e.keys.iv.fill(0);
+        retireGroupKeys(e.keys);
         s.epochs.delete(epoch);
         below = Math.max(below, epoch + 1);
       }
@@ -1240,7 +1239,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
   }
 
   #dropStream(s: SubscriberStream): void {
-    for (const e of s.epochs.values()) e.keys.iv.fill(0);
+    for (const e of s.epochs.values()) retireGroupKeys(e.keys);
     s.epochs.clear();
     s.held = [];
     this.#streams.delete(streamKeyOf(s.sender, s.channel));

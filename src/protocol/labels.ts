@@ -29,4 +29,9 @@ export const LABELS = Object.freeze({
   // Amortised origin authentication (src/protocol/amortised.ts, docs/PROTOCOL.md "Amortised mode"):
   amortisedEntry: label('amortised/entry'),
   amortisedManifest: label('amortised/manifest'),
+  // The amortised envelope's own cipher (AES-256-CTR + KMAC256, src/protocol/group.ts deriveGroupKeys):
+  amortisedEncKey: label('amortised/enc-key'),
+  amortisedMacKey: label('amortised/mac-key'),
+  // KMAC256's customisation string S; fixed in native/src/pqc_ae.c, listed here so that it is never reused.
+  aeKmac: label('ae'),
 });

@@ -1,0 +1,144 @@
+// Synchronous authenticated encryption in wasm (AES-256-CTR, then KMAC256 over nonce, aad and ciphertext;
+// see native/include/pqc.h): a fraction of WebCrypto AES-GCM's per-call cost, for the per-message path.
+
+import { abytes } from './assert.js';
+import type { Region, WasmCore } from './core.js';
+import { PqcError, Status, check } from './errors.js';
+import { AE_PARAMS } from './params.js';
+import { getCore } from './state.js';
+
+const L = AE_PARAMS.lengths;
+const NAME = AE_PARAMS.name;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A key pair (encryption, MAC) expanded once into wasm memory: the AES round keys and the KMAC state
+ * after the key are computed by ae.key(), so each call only encrypts and absorbs its message. The nonce
+ * (12 bytes) must never repeat under one key. Call free() when done: it wipes the expanded keys (they are
+ * also wiped if the object is garbage-collected).
+ */
+export interface AeKey {
+  /** True once free() was called; seal() and open() then throw. */
+  readonly freed: boolean;
+  /** ciphertext || 16-byte tag, authenticating `aad` (sent separately) with it. */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /** The plaintext, or undefined when `sealed` is not authentic under this key, nonce and aad (or shorter than a tag). */
+  open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | undefined;
+  free(): void;
+}
+
+interface Held {
+  readonly core: WasmCore;
+  readonly ctx: Region;
+  readonly live: { on: boolean };
+}
+
+/** Wipes the expanded keys (the pinned code's heap regions) and the context itself. */
+function release({ core, ctx, live }: Held): void {
+  live.on = false;
+  try {
+    core.fn.pqc_ae_release(ctx.ptr);
+  } finally {
+    core.free(ctx);
+  }
+}
+
+// Wipes keys that were dropped without free(). A finaliser must not throw: a failure leaves nothing to do.
+const keys = new FinalizationRegistry<Held>((held) => {
+  if (!held.live.on) return;
+  try {
+    release(held);
+  } catch {
+    /* the core aborted: its memory is unusable anyway */
+  }
+});
+
+/**
+ * seal or open through one reused region laid out nonce | aad | input | output, zeroed after the call
+ * (core.runSecret). Undefined when open() finds the input not authentic or shorter than a tag.
+ */
+function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+  const seal = op === 'seal';
+  abytes(nonce, L.nonce, 'nonce');
+  abytes(input, undefined, seal ? 'plaintext' : 'sealed');
+  abytes(aad, undefined, 'aad');
+  if (!held.live.on) throw new PqcError('FAILED', `${NAME} key was freed: make a new one with ae.key()`);
+  const outLen = input.length + (seal ? L.tag : -L.tag);
+  if (outLen < 0) return undefined;
+  const { core, ctx } = held;
+  const [a, n] = [aad.length, input.length];
+  return core.runSecret(`${NAME} ${op}`, L.nonce + a + n + outLen, (p) => {
+    const heap = core.heap();
+    const [ad, inp, out] = [p + L.nonce, p + L.nonce + a, p + L.nonce + a + n];
+    heap.set(nonce, p);
+    heap.set(aad, ad);
+    heap.set(input, inp);
+    const status = (seal ? core.fn.pqc_ae_seal : core.fn.pqc_ae_open)(ctx.ptr, p, ad, a, inp, n, out);
+    if (status === Status.FAILED && !seal) return undefined;
+    check(status, `${NAME} ${op}`);
+    return core.heap().slice(out, out + outLen); // heap() again: the call may have grown memory
+  }, AE_PARAMS.stackWipe);
+}
+
+function makeKey(encKey: Uint8Array, macKey: Uint8Array): AeKey {
+  abytes(encKey, L.key, 'encKey');
+  abytes(macKey, L.key, 'macKey');
+  const core = getCore();
+  const ctx = core.alloc(L.context);
+  try {
+    core.run(`${NAME} key`, (scratch) => {
+      const k = scratch(2 * L.key);
+      core.heap().set(encKey, k.ptr);
+      core.heap().set(macKey, k.ptr + L.key);
+      check(core.fn.pqc_ae_init(ctx.ptr, k.ptr, k.ptr + L.key), `${NAME} key`);
+    }, AE_PARAMS.stackWipe);
+  } catch (err) {
+    core.free(ctx);
+    throw err;
+  }
+  const held: Held = { core, ctx, live: { on: true } };
+  const key: AeKey = {
+    get freed(): boolean {
+      return !held.live.on;
+    },
+    seal: (nonce, plaintext, aad = EMPTY) => crypt(held, 'seal', nonce, plaintext, aad)!,
+    open: (nonce, sealed, aad = EMPTY) => crypt(held, 'open', nonce, sealed, aad),
+    free(): void {
+      if (!held.live.on) return;
+      keys.unregister(key);
+      release(held);
+    },
+  };
+  keys.register(key, held, key);
+  return Object.freeze(key);
+}
+
+/** Authenticated encryption: AES-256-CTR for secrecy, KMAC256 (NIST SP 800-185) over nonce, aad and ciphertext. */
+export const ae = Object.freeze({
+  name: NAME,
+  lengths: L,
+  /** Expands `encKey` and `macKey` (32 bytes each, independent) into a key kept in wasm memory. */
+  key: makeKey,
+});
+
+/** KMAC256(key, data, 8 * outLen, custom) per NIST SP 800-185 (known-answer checks of the AE's MAC). */
+export function kmac256(key: Uint8Array, data: Uint8Array, custom: Uint8Array = EMPTY, outLen = 32): Uint8Array {
+  abytes(key, undefined, 'key');
+  abytes(data, undefined, 'data');
+  abytes(custom, undefined, 'custom');
+  if (!Number.isSafeInteger(outLen) || outLen < 1 || outLen > 1 << 20) {
+    throw new RangeError(`outLen must be an integer from 1 to ${1 << 20}, got ${outLen}`);
+  }
+  const core = getCore();
+  return core.run('KMAC256', (scratch) => {
+    const out = scratch(outLen);
+    const input = scratch(key.length + data.length + custom.length);
+    const heap = core.heap();
+    heap.set(key, input.ptr);
+    heap.set(data, input.ptr + key.length);
+    heap.set(custom, input.ptr + key.length + data.length);
+    const d = input.ptr + key.length;
+    check(core.fn.pqc_kmac256(out.ptr, outLen, input.ptr, key.length, d, data.length, d + data.length, custom.length), 'KMAC256');
+    return core.take(out);
+  }, AE_PARAMS.stackWipe);
+}
