@@ -23,3 +23,30 @@ export function shake256(data: Uint8Array, outLen = 32): Uint8Array {
   }
   return shake256With(getCore(), data, outLen);
 }
+
+/**
+ * SHAKE-256 of the concatenation of `parts`, all public (digests of messages as sent on the wire): no
+ * per-call allocation and no stack wipe (core.runPublic), since nothing here is secret. Never use it for a
+ * key, a seed or a shared secret: use shake256() for those.
+ */
+export function shake256Public(parts: readonly Uint8Array[], outLen = 32): Uint8Array {
+  let inLen = 0;
+  for (const [i, p] of parts.entries()) {
+    abytes(p, undefined, `parts[${i}]`);
+    inLen += p.length;
+  }
+  if (!Number.isSafeInteger(outLen) || outLen < 1 || outLen > 1 << 20) {
+    throw new RangeError(`outLen must be an integer from 1 to ${1 << 20}, got ${outLen}`);
+  }
+  const core = getCore();
+  return core.runPublic('shake256', inLen + outLen, (region) => {
+    const heap = core.heap();
+    let at = region;
+    for (const p of parts) {
+      heap.set(p, at);
+      at += p.length;
+    }
+    core.fn.pqc_shake256(at, outLen, region, inLen);
+    return core.heap().slice(at, at + outLen);
+  });
+}

@@ -11,6 +11,8 @@ import {
   mlKem512,
   mlKem768,
   mlKem1024,
+  shake256,
+  shake256Public,
 } from '../bindings/index.js';
 import { flipBit, hex, seq } from './helpers.js';
 
@@ -142,5 +144,23 @@ describe.each(signers)('$name', (signer) => {
     expect(() => signer.sign(seq(4), bad)).toThrow(PqcError);
     // The core is still usable afterwards.
     expect(signer.verify(signer.sign(seq(4), keys.secretKey), seq(4), keys.publicKey)).toBe(true);
+  });
+});
+
+describe('shake256Public', () => {
+  it('equals shake256 of the concatenation, for empty, small and large parts', () => {
+    const parts = [new Uint8Array(0), seq(1), seq(135), seq(136), seq(70_000)];
+    for (let n = 0; n <= parts.length; n++) {
+      const chosen = parts.slice(0, n);
+      const joined = new Uint8Array(chosen.reduce((a, p) => a + p.length, 0));
+      let at = 0;
+      for (const p of chosen) {
+        joined.set(p, at);
+        at += p.length;
+      }
+      for (const outLen of [1, 32, 200]) expect(hex(shake256Public(chosen, outLen))).toBe(hex(shake256(joined, outLen)));
+    }
+    expect(() => shake256Public([seq(4)], 0)).toThrow(RangeError);
+    expect(() => shake256Public(['x' as unknown as Uint8Array])).toThrow(TypeError);
   });
 });

@@ -17,7 +17,7 @@
 // list, is BAD_SIGNATURE (a forgery by an insider holding the epoch key, or by
 // the broker); a message no manifest covers within holdMs is BAD_SIGNATURE.
 
-import { AE_PARAMS, shake256 } from '../../bindings/index.js';
+import { AE_PARAMS, shake256Public } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
 import { equalBytes } from '../crypto/webcrypto.js';
 import { SecurityError } from '../errors.js';
@@ -102,7 +102,7 @@ export function isAmortisedEnvelope(bytes: Uint8Array): boolean {
 
 /** The entry digest a manifest lists for `envelope` received (or published) on `topic`. */
 export function entryDigest(topic: string, envelope: Uint8Array): Uint8Array {
-  return shake256(signedMessage(LABELS.amortisedEntry, topicField(topic), envelope), ENTRY_DIGEST_BYTES);
+  return shake256Public([LABELS.amortisedEntry, topicField(topic), envelope], ENTRY_DIGEST_BYTES);
 }
 
 // ------------------------------------------------------------------ envelope
