@@ -6,6 +6,13 @@
 
 export const SELF_TEST_MESSAGE = 'pqc-iiot self-test';
 
+/**
+ * bindings/ae.ts's seal of SELF_TEST_MESSAGE: encryption key bytes 0..31, MAC key 32..63, nonce 64..75,
+ * aad 96..98. Computed independently: node:crypto's AES-256-CTR and @noble/hashes' KMAC256
+ * (test/ae.test.ts checks the construction on random inputs the same way).
+ */
+export const AE_SEALED = '3728888b4d3bfc30ac98f269dc8a615cbac7048988da828f0510e487750d865ab577';
+
 /** SHAKE-256(pk || ct || ss), 32 bytes, of the ML-KEM-768 exchange above. */
 export const MLKEM768_DIGEST = '1e634384a39e8eba3d970c697eb82dcb9a63f5111b176085fd6d690cb8977fb0';
 

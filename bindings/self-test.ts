@@ -5,6 +5,7 @@
 // miscompiled or truncated module fails here instead of producing wrong keys
 // later.
 
+import { ae } from './ae.js';
 import type { WasmCore } from './core.js';
 import { fromBase64, sequence, toHex } from './encoding.js';
 import { PqcError } from './errors.js';
@@ -45,13 +46,13 @@ export function selfTest(core: WasmCore, falcon: 'fast' | 'strict'): void {
   }
 
   const A = AE_PARAMS.lengths;
-  const ae: [number, number][] = [
+  const aeLengths: [number, number][] = [
     [Field.KEY, A.key],
     [Field.NONCE, A.nonce],
     [Field.TAG, A.tag],
     [Field.CONTEXT, A.context],
   ];
-  for (const [field, len] of ae) if (core.fn.pqc_info(AE_PARAMS.id, field) !== len) fail(`${AE_PARAMS.name} length ${field}`);
+  for (const [field, len] of aeLengths) if (core.fn.pqc_info(AE_PARAMS.id, field) !== len) fail(`${AE_PARAMS.name} length ${field}`);
 
   const kp = mlKem768.keygen(sequence(64));
   const enc = mlKem768.encapsulate(kp.publicKey, sequence(32, 64));
@@ -60,6 +61,17 @@ export function selfTest(core: WasmCore, falcon: 'fast' | 'strict'): void {
   if (toHex(mlKem768.decapsulate(enc.ciphertext, kp.secretKey)) !== toHex(enc.sharedSecret)) fail('ML-KEM-768 decapsulation');
   kp.secretKey.fill(0);
   enc.sharedSecret.fill(0);
+
+  const aeKey = ae.key(sequence(32), sequence(32, 32));
+  try {
+    const [nonce, aad] = [sequence(12, 64), sequence(3, 96)];
+    const sealed = aeKey.seal(nonce, new TextEncoder().encode(vector.SELF_TEST_MESSAGE), aad);
+    if (toHex(sealed) !== vector.AE_SEALED) fail(`${AE_PARAMS.name} known answer`);
+    sealed[0]! ^= 1;
+    if (aeKey.open(nonce, sealed, aad) !== undefined) fail(`${AE_PARAMS.name} accepted a modified ciphertext`);
+  } finally {
+    aeKey.free();
+  }
 
   const message = new TextEncoder().encode(vector.SELF_TEST_MESSAGE);
   const pk = fromBase64(vector.FALCON512_PUBLIC_KEY);

@@ -10,29 +10,14 @@ import { AE_PARAMS, PqcError, ae, init, type AeKey } from '../bindings/index.js'
 import { kmac256 } from '../bindings/ae.js';
 import type { Region, WasmCore } from '../bindings/core.js';
 import { getCore } from '../bindings/state.js';
-import { flipBit, fromHex, seq } from './helpers.js';
+import { concat, flipBit, fromHex, leftEncode, seq } from './helpers.js';
 
 const S = new TextEncoder().encode('pqc-iiot/v1/ae');
 const TAG = 16;
 const rand = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
 /** SP 800-185 left_encode, written independently of the C (test oracle). */
-function leftEncode(x: number): Uint8Array {
-  const bytes: number[] = [];
-  for (let v = BigInt(x); v > 0n; v >>= 8n) bytes.unshift(Number(v & 0xffn));
-  if (bytes.length === 0) bytes.push(0);
-  return new Uint8Array([bytes.length, ...bytes]);
-}
 
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-};
 
 /** node:crypto's AES-256-CTR with a 12-byte nonce and a 32-bit big-endian counter from 0. */
 function aesCtr(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array {

@@ -20,7 +20,7 @@ import {
 import { decodeRevocationList, encodeRevocationList, issueRevocationList, verifyRevocationList } from '../../src/certs/revocation.js';
 import { TrustStore } from '../../src/certs/trust-store.js';
 import { exportIdentity, generateIdentity, importIdentity } from '../../src/identity/index.js';
-import { seq } from '../helpers.js';
+import { concat, seq } from '../helpers.js';
 
 const RUNS = Math.max(1, Number.parseInt(process.env.FUZZ_RUNS ?? '', 10) || 10_000);
 const NOW = Date.UTC(2025, 6, 1);
@@ -71,15 +71,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('duplicate' as const), at: position, count: fc.integer({ min: 1, max: 16 }) }) },
 );
 
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 
 /**
  * `length` pseudo-random bytes from `seed` (xorshift32): fast-check draws the

@@ -10,6 +10,7 @@ import { init } from '../../bindings/index.js';
 import { SecurityError } from '../../src/errors.js';
 import { decodeAmortised, decryptAmortised, sealAmortised } from '../../src/protocol/amortised.js';
 import { deriveGroupKeys, retireGroupKeys } from '../../src/protocol/group.js';
+import { concat, leftEncode } from '../helpers.js';
 
 const te = new TextEncoder();
 const SENDER = 'plc-1';
@@ -28,23 +29,7 @@ async function hkdf(ikm: Uint8Array, info: Uint8Array, length: number): Promise<
   return new Uint8Array(await crypto.subtle.deriveBits(params, key, length * 8));
 }
 
-/** SP 800-185 left_encode. */
-function leftEncode(x: number): Uint8Array {
-  const bytes: number[] = [];
-  for (let v = x; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256);
-  if (bytes.length === 0) bytes.push(0);
-  return new Uint8Array([bytes.length, ...bytes]);
-}
 
-const cat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 
 beforeAll(async () => {
   await init();
@@ -55,10 +40,10 @@ describe('amortised envelope cipher (docs/PROTOCOL.md)', () => {
     const epochKey = crypto.getRandomValues(new Uint8Array(32));
     const keys = await deriveGroupKeys(epochKey, SENDER, CHANNEL, EPOCH);
     try {
-      const ctx = cat(string16(SENDER), string16(CHANNEL), new Uint8Array([0, 0, 0, EPOCH]));
-      const enc = await hkdf(epochKey, cat(te.encode('pqc-iiot/v1/amortised/enc-key'), ctx), 32);
-      const mac = await hkdf(epochKey, cat(te.encode('pqc-iiot/v1/amortised/mac-key'), ctx), 32);
-      const iv = await hkdf(epochKey, cat(te.encode('pqc-iiot/v1/group/nonce'), ctx), 12);
+      const ctx = concat(string16(SENDER), string16(CHANNEL), new Uint8Array([0, 0, 0, EPOCH]));
+      const enc = await hkdf(epochKey, concat(te.encode('pqc-iiot/v1/amortised/enc-key'), ctx), 32);
+      const mac = await hkdf(epochKey, concat(te.encode('pqc-iiot/v1/amortised/mac-key'), ctx), 32);
+      const iv = await hkdf(epochKey, concat(te.encode('pqc-iiot/v1/group/nonce'), ctx), 12);
       for (const [seq, size] of [[0, 0], [1, 1], [2 ** 32 + 5, 256], [2 ** 53 - 1, 1000]] as const) {
         const payload = crypto.getRandomValues(new Uint8Array(size));
         const { bytes } = sealAmortised({ sender: SENDER, keys, topic: TOPIC, payload, seq, now: 1_700_000_000_000 });
@@ -70,11 +55,11 @@ describe('amortised envelope cipher (docs/PROTOCOL.md)', () => {
           nonce[4 + i]! ^= (hi >>> (24 - 8 * i)) & 0xff;
           nonce[8 + i]! ^= (lo >>> (24 - 8 * i)) & 0xff;
         }
-        const cipher = createCipheriv('aes-256-ctr', enc, cat(nonce, new Uint8Array(4)));
+        const cipher = createCipheriv('aes-256-ctr', enc, concat(nonce, new Uint8Array(4)));
         const ct = new Uint8Array(Buffer.concat([cipher.update(payload), cipher.final()]));
-        const aad = cat(f.header, string16(TOPIC));
-        const tag = kmac256(mac, cat(nonce, leftEncode(aad.length * 8), aad, ct), { dkLen: 16, personalization: te.encode('pqc-iiot/v1/ae') });
-        expect(f.ciphertext).toEqual(cat(ct, tag));
+        const aad = concat(f.header, string16(TOPIC));
+        const tag = kmac256(mac, concat(nonce, leftEncode(aad.length * 8), aad, ct), { dkLen: 16, personalization: te.encode('pqc-iiot/v1/ae') });
+        expect(f.ciphertext).toEqual(concat(ct, tag));
         expect(decryptAmortised(keys, f, TOPIC)).toEqual(payload);
       }
     } finally {
