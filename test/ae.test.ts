@@ -16,8 +16,7 @@ const S = new TextEncoder().encode('pqc-iiot/v1/ae');
 const TAG = 16;
 const rand = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
-/** SP 800-185 left_encode, written independently of the C (test oracle). */
-
+// left_encode (test/helpers.ts) is written independently of the C: a test oracle.
 
 /** node:crypto's AES-256-CTR with a 12-byte nonce and a 32-bit big-endian counter from 0. */
 function aesCtr(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array {

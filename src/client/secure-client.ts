@@ -532,11 +532,11 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
   /**
    * mqtt.js's handleMessage: queues the packet and tells mqtt.js when to
    * acknowledge it (`done`). A packet is acknowledged once it was verified and
-   * delivered (or rejected), with one exception: an amortised message whose
-   * decryption could start at once is acknowledged on arrival. It is
+   * delivered (or rejected), with one exception: an amortised message that
+   * decrypts on arrival (prefetchAmortised) is acknowledged on arrival. It is
    * acknowledged before delivery in any case (it is held until its
    * manifest), and acknowledging it at once lets mqtt.js hand over the next
-   * packets, so their decryptions overlap. At most MAX_EARLY_ACKS of them
+   * packets without waiting for the queue. At most MAX_EARLY_ACKS of them
    * wait in the queue; beyond that mqtt.js waits as for any other packet.
    */
   #enqueueInbound(packet: IPublishPacket, done: (err?: Error) => void): void {

@@ -188,11 +188,12 @@ export class AmortisedSide {
   // --------------------------------------------------------------- subscriber
 
   /**
-   * Starts decrypting an amortised message before its turn, so that the
-   * decryptions of messages arriving back to back overlap (WebCrypto calls in
-   * flight together cost about half the CPU each of calls made one at a time).
+   * Decrypts an amortised message as it arrives, before its turn in the
+   * client's queue: a message that decrypts can be acknowledged at once (the
+   * client's early PUBACK), so mqtt.js hands over the next packets.
    * Pure: no check, no state change, nothing thrown; undefined when the
-   * message cannot be decrypted yet (malformed, unknown sender or epoch).
+   * message cannot be decrypted now (malformed, unknown sender or epoch, or a
+   * tag that does not verify).
    * openMessage still decides everything.
    */
   prefetch(bytes: Uint8Array, receivedTopic: string): AmortisedPrefetch | undefined {

@@ -547,12 +547,13 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
     const fast = this.#sealAmortisedNow(channel, topic, payload, options);
     if (fast !== undefined) return fast;
     const ch = await this.#channel(channel);
-    // The exclusive section only rotates and numbers; the encryption (and
-    // signature) runs outside it, so the WebCrypto calls of messages sealed
-    // back to back overlap (one call at a time costs about twice the CPU per
-    // call: each wakes a thread-pool thread). Seals still finish in the order
-    // they were numbered, so a caller that publishes on completion publishes
-    // in sequence order, and a batch's entries stay in order.
+    // The exclusive section only rotates and numbers; a signed seal's
+    // WebCrypto call and signature run outside it, so the seals of messages
+    // sealed back to back overlap (one WebCrypto call at a time costs about
+    // twice the CPU per call: each wakes a thread-pool thread). Seals still
+    // finish in the order they were numbered, so a caller that publishes on
+    // completion publishes in sequence order, and a batch's entries stay in
+    // order. (An amortised seal is synchronous: see #sealAmortisedNow.)
     const started = await this.#exclusive(ch, async () => {
       const now = this.#clock();
       if (ch.messages >= this.#o.rotateAfterMessages) await this.#rotate(ch, 'messages', []);
