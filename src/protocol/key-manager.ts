@@ -411,6 +411,8 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
   readonly #channels = new Map<string, Promise<PublisherChannel>>();
   /** The channels of #channels that finished starting (for sealData's synchronous path). */
   readonly #startedChannels = new Map<string, PublisherChannel>();
+  /** sealData calls per channel on the queued path, not finished yet. */
+  readonly #queuedSeals = new Map<string, number>();
   readonly #streams = new Map<string, SubscriberStream>();
   readonly #needed = new Map<string, Needed>();
   readonly #nonces = new NonceCache();
@@ -546,6 +548,19 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
     }
     const fast = this.#sealAmortisedNow(channel, topic, payload, options);
     if (fast !== undefined) return fast;
+    // Counted from this call on, before any await, so that a later call cannot
+    // take the synchronous path and be numbered ahead of this one.
+    this.#queuedSeals.set(channel, (this.#queuedSeals.get(channel) ?? 0) + 1);
+    try {
+      return await this.#sealQueued(channel, topic, payload, options);
+    } finally {
+      const left = (this.#queuedSeals.get(channel) ?? 1) - 1;
+      if (left > 0) this.#queuedSeals.set(channel, left);
+      else this.#queuedSeals.delete(channel);
+    }
+  }
+
+  async #sealQueued(channel: string, topic: string, payload: Uint8Array, options: { readonly signed?: boolean }): Promise<Uint8Array> {
     const ch = await this.#channel(channel);
     // The exclusive section only rotates and numbers; a signed seal's
     // WebCrypto call and signature run outside it, so the seals of messages
@@ -565,13 +580,24 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
       const amortised = this.#amortised;
       let sealing: Promise<Uint8Array>;
       if (amortised && options.signed !== true && amortised.amortises(channel)) {
-        // Synchronous (the wasm cipher): sealed and recorded here, in sequence order.
-        const { bytes, digest } = amortised.encrypt(keys, topic, payload, seq, now);
-        amortised.record(keys, topic, seq, digest, now);
-        sealing = ch.sealTail.then(() => bytes);
+        // Synchronous (the wasm cipher): sealed and recorded here, in sequence
+        // order. Its result, a failure included, is handed out in turn.
+        let sealed: Uint8Array | undefined;
+        let failure: unknown;
+        try {
+          const { bytes, digest } = amortised.encrypt(keys, topic, payload, seq, now);
+          amortised.record(keys, topic, seq, digest, now);
+          sealed = bytes;
+        } catch (err) {
+          failure = err;
+        }
+        sealing = ch.sealTail.then(() => {
+          if (sealed === undefined) throw failure;
+          return sealed;
+        });
       } else {
         const signed = sealGroup({ sender: this.identity, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes, ...this.#det() });
-        signed.catch(() => undefined); // likewise
+        signed.catch(() => undefined); // its failure reaches the caller through `sealing`, in turn
         sealing = ch.sealTail.then(() => signed);
       }
       ch.sealing++;
@@ -831,15 +857,17 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
 
   /**
    * sealData's steady state in amortised mode, without a turn of the event
-   * loop: the channel is started, nothing else is numbering or sealing on it
-   * (so order is trivially kept), no rotation is due and the current block of
+   * loop: the channel is started, no earlier call is queued, numbering or
+   * sealing on it (so call order is kept), no rotation is due and the current block of
    * sequence numbers has one left. Undefined when any of that does not hold:
    * then the queued path runs, with the same result.
    */
   #sealAmortisedNow(channel: string, topic: string, payload: Uint8Array, options: { readonly signed?: boolean }): Uint8Array | undefined {
     const ch = this.#startedChannels.get(channel);
     const amortised = this.#amortised;
-    if (!ch || ch.closed || ch.busy > 0 || ch.sealing > 0 || !ch.keys || options.signed === true || !amortised?.amortises(channel)) return undefined;
+    if (!ch || ch.closed || ch.busy > 0 || ch.sealing > 0 || this.#queuedSeals.has(channel) || !ch.keys || options.signed === true || !amortised?.amortises(channel)) {
+      return undefined;
+    }
     const now = this.#clock();
     if (ch.messages >= this.#o.rotateAfterMessages || now >= ch.notAfter) return undefined;
     const seq = ch.firstSeqUsed ? ch.seq.tryNextSync() : ch.firstSeq;

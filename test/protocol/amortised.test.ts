@@ -296,6 +296,20 @@ describe('amortised mode', () => {
     expect((await after)[3]).toBe(FLAGS.signed);
   });
 
+  it('a seal called later is never numbered ahead of one called earlier (signed first, amortised next, not awaited)', async () => {
+    const { plc } = await setup(8);
+    await plc.sealData(TOPIC, utf8('warm')); // the channel is started: the amortised seal could run synchronously
+    for (let round = 0; round < 3; round++) {
+      const order = [plc.sealData(TOPIC, utf8('s'), { signed: true }), plc.sealData(TOPIC, utf8('a')), plc.sealData(TOPIC, utf8('b'))];
+      const seqs = (await Promise.all(order)).map((m) => decodeSeq(m));
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(new Set(seqs).size).toBe(3);
+    }
+    // A failing seal on the synchronous path rejects its own call only.
+    await expect(plc.sealData(TOPIC, new Uint8Array(10_000_000))).rejects.toThrow(RangeError);
+    expect(decodeSeq(await plc.sealData(TOPIC, utf8('next')))).toBeGreaterThan(0);
+  });
+
   it('prefetch: a decryption started early changes no verdict, and its plaintext is wiped when not used', async () => {
     const { plc, hmi } = await setup(4);
     const { msgs, manifests } = await batch(plc, 4);
