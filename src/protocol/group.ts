@@ -96,12 +96,19 @@ export async function deriveGroupKeys(epochKey: Uint8Array, sender: string, chan
   checkFilterArg(channel);
   checkUint(epoch, MAX_EPOCH, 'epoch');
   const none = new Uint8Array(0);
-  const [raw, iv, enc, mac] = await Promise.all([
+  const settled = await Promise.allSettled([
     hkdf(epochKey, none, kdfInfo(LABELS.groupKey, sender, channel, epoch), AES_KEY_BYTES),
     hkdf(epochKey, none, kdfInfo(LABELS.groupNonce, sender, channel, epoch), AES_NONCE_BYTES),
     hkdf(epochKey, none, kdfInfo(LABELS.amortisedEncKey, sender, channel, epoch), AE_KEY_BYTES),
     hkdf(epochKey, none, kdfInfo(LABELS.amortisedMacKey, sender, channel, epoch), AE_KEY_BYTES),
   ]);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // The derivations that did succeed are wiped, not left to the garbage collector.
+    for (const r of settled) if (r.status === 'fulfilled') r.value.fill(0);
+    throw failed.reason;
+  }
+  const [raw, iv, enc, mac] = settled.map((r) => (r as PromiseFulfilledResult<Uint8Array>).value) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
   try {
     const key = await importAesKey(raw);
     return Object.freeze({ sender, channel, epoch, key, iv, ae: ae.key(enc, mac) });
