@@ -22,6 +22,11 @@ export interface AeKey {
   readonly freed: boolean;
   /** ciphertext || 16-byte tag, authenticating `aad` (sent separately) with it. */
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * seal(), writing ciphertext || tag into `out` at `offset` instead of a new array (a message's envelope,
+   * built around it, then needs no copy). @throws RangeError if it does not fit.
+   */
+  sealInto(out: Uint8Array, offset: number, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): void;
   /** The plaintext, or undefined when `sealed` is not authentic under this key, nonce and aad (or shorter than a tag). */
   open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | undefined;
   free(): void;
@@ -53,11 +58,18 @@ const keys = new FinalizationRegistry<Held>((held) => {
   }
 });
 
+/** Where sealInto() writes (checked before any work). */
+interface Destination {
+  readonly out: Uint8Array;
+  readonly offset: number;
+}
+
 /**
  * seal or open through one reused region laid out nonce | aad | input | output, zeroed after the call
- * (core.runSecret). Undefined when open() finds the input not authentic or shorter than a tag.
+ * (core.runSecret). Undefined when open() finds the input not authentic or shorter than a tag. With `dest`
+ * (seal only) the output goes there and the result is `dest.out`.
  */
-function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8Array, aad: Uint8Array, dest?: Destination): Uint8Array | undefined {
   const seal = op === 'seal';
   abytes(nonce, L.nonce, 'nonce');
   abytes(input, undefined, seal ? 'plaintext' : 'sealed');
@@ -65,6 +77,13 @@ function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8A
   if (!held.live.on) throw new PqcError('FAILED', `${NAME} key was freed: make a new one with ae.key()`);
   const outLen = input.length + (seal ? L.tag : -L.tag);
   if (outLen < 0) return undefined;
+  if (dest !== undefined) {
+    abytes(dest.out, undefined, 'out');
+    const { offset } = dest;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + outLen > dest.out.length) {
+      throw new RangeError(`out: ${outLen} bytes at offset ${offset} do not fit in ${dest.out.length}`);
+    }
+  }
   const { core, ctx } = held;
   const [a, n] = [aad.length, input.length];
   return core.runSecret(`${NAME} ${op}`, L.nonce + a + n + outLen, (p) => {
@@ -76,7 +95,10 @@ function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8A
     const status = (seal ? core.fn.pqc_ae_seal : core.fn.pqc_ae_open)(ctx.ptr, p, ad, a, inp, n, out);
     if (status === Status.FAILED && !seal) return undefined;
     check(status, `${NAME} ${op}`);
-    return core.heap().slice(out, out + outLen); // heap() again: the call may have grown memory
+    // heap() again: the call may have grown memory
+    if (dest === undefined) return core.heap().slice(out, out + outLen);
+    dest.out.set(core.heap().subarray(out, out + outLen), dest.offset);
+    return dest.out;
   }, AE_PARAMS.stackWipe);
 }
 
@@ -102,6 +124,9 @@ function makeKey(encKey: Uint8Array, macKey: Uint8Array): AeKey {
       return !held.live.on;
     },
     seal: (nonce, plaintext, aad = EMPTY) => crypt(held, 'seal', nonce, plaintext, aad)!,
+    sealInto: (out, offset, nonce, plaintext, aad = EMPTY) => {
+      crypt(held, 'seal', nonce, plaintext, aad, { out, offset });
+    },
     open: (nonce, sealed, aad = EMPTY) => crypt(held, 'open', nonce, sealed, aad),
     free(): void {
       if (!held.live.on) return;

@@ -137,6 +137,28 @@ describe('AE against node:crypto and noble', () => {
     key.free();
   });
 
+  it('sealInto writes exactly what seal returns, at the offset, and touches nothing around it', () => {
+    const key = ae.key(rand(32), rand(32));
+    for (const len of [0, 1, 255, 256, 1000]) {
+      const [nonce, pt, aad] = [rand(12), rand(len), rand(40)];
+      const expected = key.seal(nonce, pt, aad);
+      const out = new Uint8Array(7 + expected.length + 5).fill(0xee);
+      key.sealInto(out, 7, nonce, pt, aad);
+      expect(out.subarray(7, 7 + expected.length), `${len} bytes`).toEqual(expected);
+      expect([...out.subarray(0, 7), ...out.subarray(7 + expected.length)].every((b) => b === 0xee)).toBe(true);
+      expect(key.open(nonce, out.subarray(7, 7 + expected.length), aad)).toEqual(pt);
+    }
+    const [nonce, pt] = [rand(12), rand(32)];
+    const tooSmall = new Uint8Array(32 + 16 - 1);
+    expect(() => key.sealInto(tooSmall, 0, nonce, pt)).toThrow(RangeError);
+    expect(() => key.sealInto(new Uint8Array(100), 60, nonce, pt)).toThrow(RangeError);
+    expect(() => key.sealInto(new Uint8Array(100), -1, nonce, pt)).toThrow(RangeError);
+    expect(() => key.sealInto(new Uint8Array(100), 0.5, nonce, pt)).toThrow(RangeError);
+    expect(tooSmall.every((b) => b === 0)).toBe(true);
+    key.free();
+    expect(() => key.sealInto(new Uint8Array(100), 0, nonce, pt)).toThrow(/freed/);
+  });
+
   it('moves no bytes between aad and ciphertext without changing the tag', () => {
     // Same aad || ciphertext bytes, split differently: the length prefix makes the MAC inputs differ.
     const key = ae.key(rand(32), rand(32));

@@ -15,7 +15,11 @@ const MEMO_LIMIT = 1024;
 const MEMO_MAX_LENGTH = 512;
 const validNames = new Set<string>();
 const validFilters = new Set<string>();
-const matches = new Map<string, boolean>();
+// filter -> topic -> result. Two levels rather than one joined key: the
+// strings a message brings are hashed once and reused, where a joined key is
+// a new string (hashed anew) on every call.
+const matches = new Map<string, Map<string, boolean>>();
+let matchCount = 0;
 function remember(set: Set<string>, text: string): void {
   if (text.length > MEMO_MAX_LENGTH) return;
   if (set.size >= MEMO_LIMIT) set.clear();
@@ -141,20 +145,24 @@ const isWildcard = (level: string): boolean => level === '+' || level === '#';
  * @example topicMatches('+/status', '$SYS/status'); // false
  */
 export function topicMatches(filter: string, topic: string): boolean {
+  // Every message checks its topic against its channel (and its sender's
+  // rights): the same few pairs, each costing two splits. Only pairs of valid
+  // strings are remembered, so a remembered pair needs no validation again.
+  const byTopic = matches.get(filter);
+  const known = byTopic?.get(topic);
+  if (known !== undefined) return known;
   validateTopicFilter(filter);
   validateTopicName(topic);
-  // Every message checks its topic against its channel (and its sender's rights):
-  // the same few pairs, each costing two splits. U+0000 cannot occur in either
-  // (validated above), so it separates the two strings unambiguously.
-  const memoKey = filter.length + topic.length < MEMO_MAX_LENGTH ? `${filter}\u0000${topic}` : undefined;
-  if (memoKey !== undefined) {
-    const known = matches.get(memoKey);
-    if (known !== undefined) return known;
-  }
   const result = matchLevels(filter, topic);
-  if (memoKey !== undefined) {
-    if (matches.size >= MEMO_LIMIT) matches.clear();
-    matches.set(memoKey, result);
+  if (filter.length + topic.length < MEMO_MAX_LENGTH) {
+    if (matchCount >= MEMO_LIMIT) {
+      matches.clear();
+      matchCount = 0;
+    }
+    let m = matches.get(filter);
+    if (m === undefined) matches.set(filter, (m = new Map()));
+    m.set(topic, result);
+    matchCount++;
   }
   return result;
 }

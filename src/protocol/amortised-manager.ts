@@ -19,6 +19,7 @@ import {
   sealAmortised,
   sealManifest,
   verifyManifest,
+  type AmortisedFields,
   type HeldAmortised,
 } from './amortised.js';
 import { type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
@@ -75,6 +76,8 @@ export class AmortisedPrefetch {
     readonly topic: string,
     readonly keys: GroupEpochKeys,
     readonly plaintext: Uint8Array,
+    /** `bytes` decoded (decoding is pure: openMessage takes these fields instead of decoding the same bytes again). */
+    readonly fields: AmortisedFields,
   ) {}
 
   /** The plaintext for openMessage (once). */
@@ -202,25 +205,37 @@ export class AmortisedSide {
       const cert = this.#o.trust.get(f.sender, this.#o.clock());
       const keys = this.#o.peekKeys(f.sender, cert.keyEpoch, f.channel, f.epoch);
       if (!keys) return undefined;
-      return new AmortisedPrefetch(bytes, receivedTopic, keys, decryptAmortised(keys, f, receivedTopic));
+      return new AmortisedPrefetch(bytes, receivedTopic, keys, decryptAmortised(keys, f, receivedTopic), f);
     } catch {
       return undefined;
     }
   }
 
-  async openMessage(bytes: Uint8Array, receivedTopic: string, prefetched?: AmortisedPrefetch): Promise<AmortisedResult> {
+  /**
+   * The result itself when nothing has to be awaited (the usual case: the
+   * message is held for its manifest), a promise only when a manifest covered
+   * it already (its number is then recorded durably first).
+   * @throws SecurityError for an immediate rejection (or the promise rejects with it).
+   */
+  openMessage(bytes: Uint8Array, receivedTopic: string, prefetched?: AmortisedPrefetch): AmortisedResult | Promise<AmortisedResult> {
+    // Rejected before decryption: the early plaintext is wiped when it arrives.
+    let result: AmortisedResult | Promise<AmortisedResult>;
     try {
-      return await this.#openMessage(bytes, receivedTopic, prefetched);
-    } finally {
-      prefetched?.discard(); // rejected before decryption: the early plaintext is wiped when it arrives
+      result = this.#openMessage(bytes, receivedTopic, prefetched);
+    } catch (err) {
+      prefetched?.discard();
+      throw err;
     }
+    if (result instanceof Promise) return result.finally(() => prefetched?.discard());
+    prefetched?.discard();
+    return result;
   }
 
-  async #openMessage(bytes: Uint8Array, receivedTopic: string, prefetched: AmortisedPrefetch | undefined): Promise<AmortisedResult> {
+  #openMessage(bytes: Uint8Array, receivedTopic: string, prefetched: AmortisedPrefetch | undefined): AmortisedResult | Promise<AmortisedResult> {
     const r = this.#receiver!;
     const now = this.#o.clock();
     checkTopicArg(receivedTopic, 'receivedTopic');
-    const f = decodeAmortised(bytes, this.#o.maxPayloadBytes);
+    const f = prefetched !== undefined && prefetched.bytes === bytes ? prefetched.fields : decodeAmortised(bytes, this.#o.maxPayloadBytes);
     const topic = receivedTopic;
     if (!topicMatches(f.channel, topic)) throw new SecurityError('TOPIC_MISMATCH', { sender: f.sender, topic, detail: `channel ${f.channel} does not match the topic` });
     const cert = this.#o.trust.get(f.sender, now);
@@ -256,13 +271,13 @@ export class AmortisedSide {
       retained: false,
     });
     if (coverage === 'match') {
-      try {
-        await this.#o.replay.accept(stream, f.seq, f.timestamp);
-      } catch (err) {
-        payload.fill(0);
-        throw err;
-      }
-      return { released: [msg], rejected: [] };
+      return this.#o.replay.accept(stream, f.seq, f.timestamp).then(
+        () => ({ released: [msg], rejected: [] }),
+        (err: unknown) => {
+          payload.fill(0);
+          throw err;
+        },
+      );
     }
     const evicted = r.hold({ stream: id, seq: f.seq, digest, heldAt: now, message: { msg, stream } });
     return { released: [], rejected: evicted.map((h) => this.#reject(h, 'the hold buffer is full (maxHeld): dropped before its manifest arrived')) };

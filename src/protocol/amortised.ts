@@ -140,6 +140,29 @@ export interface SealAmortisedOptions {
   readonly maxPayloadBytes?: number;
 }
 
+/**
+ * The bytes every amortised envelope of one epoch's keys starts with: type, version, suite, flags,
+ * string16(sender), string16(channel), u32(epoch). Built once per epoch instead of once per message.
+ */
+const envelopePrefixes = new WeakMap<GroupEpochKeys, Uint8Array>();
+
+function envelopePrefix(keys: GroupEpochKeys): Uint8Array {
+  let prefix = envelopePrefixes.get(keys);
+  if (prefix === undefined) {
+    prefix = new ByteWriter(16 + keys.sender.length * 3 + keys.channel.length * 3)
+      .u8(ENVELOPE_TYPE.group)
+      .u8(PROTOCOL_VERSION)
+      .u8(SUITE_DEFAULT)
+      .u8(FLAGS.amortised)
+      .string16(keys.sender)
+      .string16(keys.channel)
+      .u32(keys.epoch)
+      .finish();
+    envelopePrefixes.set(keys, prefix);
+  }
+  return prefix;
+}
+
 /** Encrypts `payload` as an amortised envelope; returns it with its entry digest. Not signed: a manifest must follow. */
 export function sealAmortised(opts: SealAmortisedOptions): { bytes: Uint8Array; digest: Uint8Array } {
   const { keys } = opts;
@@ -151,19 +174,19 @@ export function sealAmortised(opts: SealAmortisedOptions): { bytes: Uint8Array; 
   if (payload.length > max) throw new RangeError(`payload must be at most ${max} bytes, got ${payload.length}`);
   checkUint(opts.seq, Number.MAX_SAFE_INTEGER, 'seq');
   checkUint(opts.now, Number.MAX_SAFE_INTEGER, 'now');
-  const header = new ByteWriter(64 + keys.channel.length * 3)
-    .u8(ENVELOPE_TYPE.group)
-    .u8(PROTOCOL_VERSION)
-    .u8(SUITE_DEFAULT)
-    .u8(FLAGS.amortised)
-    .string16(opts.sender)
-    .string16(keys.channel)
-    .u32(keys.epoch)
-    .u64(opts.seq)
-    .u64(opts.now)
-    .finish();
-  const ciphertext = keys.ae.seal(groupNonce(keys.iv, opts.seq), payload, amortisedAad(header, opts.topic));
-  const bytes = new ByteWriter(header.length + 4 + ciphertext.length).fixed(header, header.length, 'header').bytes32(ciphertext).finish();
+  // One buffer, written in place: header | u32(|ct|) | ciphertext || tag (the cipher writes into it).
+  const prefix = envelopePrefix(keys);
+  const headerLength = prefix.length + 16;
+  const sealedLength = payload.length + AE_TAG_BYTES;
+  const bytes = new Uint8Array(headerLength + 4 + sealedLength);
+  bytes.set(prefix);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(prefix.length, Math.floor(opts.seq / 2 ** 32));
+  view.setUint32(prefix.length + 4, opts.seq >>> 0);
+  view.setUint32(prefix.length + 8, Math.floor(opts.now / 2 ** 32));
+  view.setUint32(prefix.length + 12, opts.now >>> 0);
+  view.setUint32(headerLength, sealedLength);
+  keys.ae.sealInto(bytes, headerLength + 4, groupNonce(keys.iv, opts.seq), payload, amortisedAad(bytes.subarray(0, headerLength), opts.topic));
   return { bytes, digest: entryDigest(opts.topic, bytes) };
 }
 
@@ -326,6 +349,8 @@ export interface ClosedBatch {
   readonly entries: readonly ManifestEntry[];
 }
 
+const NOTHING_DUE: readonly ClosedBatch[] = Object.freeze([]);
+
 /**
  * Publisher-side batching, one open batch per (topic, epoch). Sequence
  * numbers of one channel grow, so successive batches of one topic cover
@@ -359,14 +384,16 @@ export class AmortisedBatcher {
   }
 
   /** Closed batches, and open ones at least maxDelayMs old (every open one with `all`). */
-  take(now: number, all = false): ClosedBatch[] {
-    for (const [topic, b] of [...this.#open]) {
+  take(now: number, all = false): readonly ClosedBatch[] {
+    // Deleting the entry being visited is safe in a Map iteration. Called after every publish, so the
+    // usual answer (nothing due) allocates nothing.
+    for (const [topic, b] of this.#open) {
       if (all || now - b.openedAt >= this.maxDelayMs) {
         this.#open.delete(topic);
         this.#closed.push(b);
       }
     }
-    return this.#closed.splice(0);
+    return this.#closed.length === 0 ? NOTHING_DUE : this.#closed.splice(0);
   }
 
   /** Messages sealed whose manifest is not signed yet. */

@@ -1373,6 +1373,16 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
    * if a manifest already did). @throws SecurityError for an immediate rejection.
    */
   async openAmortised(bytes: Uint8Array, receivedTopic: string, prefetched?: AmortisedPrefetch): Promise<AmortisedResult> {
+    return this.openAmortisedNow(bytes, receivedTopic, prefetched);
+  }
+
+  /**
+   * openAmortised without a turn of the event loop when none is needed: the
+   * result itself for a message held for its manifest (the usual case), a
+   * promise when a manifest covered it already. Same checks, same order.
+   * @throws SecurityError synchronously for an immediate rejection.
+   */
+  openAmortisedNow(bytes: Uint8Array, receivedTopic: string, prefetched?: AmortisedPrefetch): AmortisedResult | Promise<AmortisedResult> {
     this.#live();
     return this.#requireAmortised().openMessage(bytes, receivedTopic, prefetched);
   }

@@ -44,9 +44,17 @@ export class Semaphore {
     }
   }
 
-  /** Runs `task` holding one slot. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    await this.acquire();
+  /** Runs `task` holding one slot (at once, without a turn of the event loop, when one is free). */
+  run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) {
+      this.active++;
+      return this.hold(task);
+    }
+    return this.acquire().then(() => this.hold(task));
+  }
+
+  /** Runs `task` in a slot already taken, and gives the slot back however it ends. */
+  private async hold<T>(task: () => Promise<T>): Promise<T> {
     try {
       return await task();
     } finally {
