@@ -5,7 +5,7 @@ import terser from '@rollup/plugin-terser';
 import typescript from '@rollup/plugin-typescript';
 import { dts } from 'rollup-plugin-dts';
 
-const input = { index: 'src/index.ts', node: 'src/node.ts', bindings: 'bindings/index.ts' };
+const input = { index: 'src/index.ts', node: 'src/node.ts', bindings: 'bindings/index.ts', 'node-sign-worker': 'src/worker/node-sign-worker.ts' };
 const external = (id) => /^(node:|mqtt|comlink)/.test(id);
 
 export default [

@@ -8,6 +8,7 @@ import type { Identity } from '../identity/identity.js';
 import type { AmortiseOptions, AmortisedAcceptOptions } from '../protocol/amortised-manager.js';
 import type { Storage } from '../storage/types.js';
 
+import type { SignWorkerOptions } from '../worker/worker-signer.js';
 export interface SecureClientOptions {
   /** Our identity (Falcon-512, ML-KEM-768 and X25519 key pairs). */
   readonly identity: Identity;
@@ -30,8 +31,15 @@ export interface SecureClientOptions {
   readonly rotation?: { readonly afterMessages?: number; readonly afterMs?: number; readonly graceMs?: number };
   /** Replay and time policy. */
   readonly replay?: { readonly maxAgeMs?: number; readonly clockSkewMs?: number; readonly retainedMaxAgeMs?: number };
-  /** Where crypto runs. Only 'inline' now; a worker placement comes later. */
+  /** Where crypto runs. Only 'inline' now (signing alone can move to workers: signWorkers). */
   readonly crypto?: 'inline';
+  /**
+   * Falcon signing (per-message signatures, batch manifests) on worker threads:
+   * `{ spawn: nodeSignWorker }` from 'pqc-iiot/node', optionally `count`. If the
+   * workers cannot start, or one fails later, the client signs on its own
+   * thread and reports a ConfigError('SIGN_WORKER') as an 'error' event.
+   */
+  readonly signWorkers?: SignWorkerOptions;
   /** Bounds on waits (ms). */
   readonly timeouts?: { readonly connect?: number; readonly publish?: number; readonly subscribe?: number; readonly end?: number };
   /** QoS 1/2 publishes awaiting acknowledgement at once (capped by the broker's Receive Maximum). Default 16. */

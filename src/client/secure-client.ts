@@ -24,7 +24,8 @@ import { decodeGroup } from '../protocol/group.js';
 import { claimedSender } from '../protocol/peek.js';
 import { ENVELOPE_TYPE, FLAGS } from '../protocol/wire.js';
 import { MANIFEST_TYPE } from '../protocol/amortised.js';
-import type { AmortisedPrefetch, AmortisedResult } from '../protocol/amortised-manager.js';
+import type { AmortisedPrefetch, AmortisedResult, ManifestToSend } from '../protocol/amortised-manager.js';
+import { WorkerSigner } from '../worker/worker-signer.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { Semaphore } from '../util/semaphore.js';
 import { withTimeout } from '../util/timeout.js';
@@ -113,6 +114,9 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
   readonly topics: ControlTopics;
   #mqtt: MqttClient | undefined;
   #keys: KeyManager | undefined;
+  #signer: WorkerSigner | undefined;
+  /** Manifests being signed off this thread (their publish follows): end() waits for them. */
+  readonly #manifestsSigning = new Set<Promise<void>>();
   #trust: TrustStore | undefined;
   #certificate: Certificate | undefined;
   readonly #opts: SecureClientOptions;
@@ -230,7 +234,16 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     for (const c of o.certificates ?? []) await trust.addCertificate(c instanceof Uint8Array ? c : c.bytes, now);
     this.#trust = trust;
     this.#certificate = own;
+    if (o.signWorkers !== undefined) {
+      try {
+        this.#signer = await WorkerSigner.start(o.identity, o.signWorkers, (err) => this.#error(err));
+      } catch (err) {
+        this.#error(err instanceof Error ? err : new Error(String(err))); // signing stays on this thread
+      }
+    }
+    const signer = this.#signer;
     const keys = await KeyManager.open({
+      ...(signer !== undefined && { signer: (message: Uint8Array) => signer.sign(message) }),
       identity: o.identity,
       certificate: own,
       trust,
@@ -511,6 +524,10 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     }
     const client = this.#mqtt;
     try {
+      if (!force && this.#manifestsSigning.size > 0) {
+        const signing = Promise.allSettled([...this.#manifestsSigning]);
+        await withTimeout(signing, this.#opts.timeouts?.end ?? CLIENT_DEFAULTS.endTimeoutMs, () => new ConnectionError('CLOSED', 'end() timed out')).catch(() => undefined);
+      }
       if (client) {
         await withTimeout(client.endAsync(force), this.#opts.timeouts?.end ?? CLIENT_DEFAULTS.endTimeoutMs, () => new ConnectionError('CLOSED', 'end() timed out'));
       }
@@ -520,6 +537,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
       if (!force) await withTimeout(this.#inboundTail, this.#opts.timeouts?.end ?? CLIENT_DEFAULTS.endTimeoutMs, () => new ConnectionError('CLOSED', 'end() timed out')).catch(() => undefined);
       this.#keysClosed = true; // what is still queued (after a forced end) is dropped, not reported
       await this.#keys?.close();
+      await this.#signer?.close();
     }
   }
 
@@ -732,6 +750,24 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     const client = this.#mqtt;
     const keys = this.#keys;
     if (!client || !keys || (this.#ending && !ending)) return;
+    if (keys.signsAsync) {
+      let taken: Promise<ManifestToSend[]> | undefined;
+      try {
+        taken = keys.takeManifestsAsync(all);
+      } catch (err) {
+        this.#error(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+      if (taken === undefined) return; // nothing due (the usual answer after a publish)
+      // Published even if end() began meanwhile: end() waits for these before it disconnects.
+      const signing: Promise<void> = taken.then(
+        (due) => this.#publishManifests(client, due),
+        (err: unknown) => this.#error(err instanceof Error ? err : new Error(String(err))),
+      );
+      this.#manifestsSigning.add(signing);
+      void signing.finally(() => this.#manifestsSigning.delete(signing));
+      return;
+    }
     let due;
     try {
       due = keys.takeManifests(all);
@@ -739,6 +775,10 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
       this.#error(err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    this.#publishManifests(client, due);
+  }
+
+  #publishManifests(client: MqttClient, due: readonly ManifestToSend[]): void {
     for (const m of due) {
       client.publish(m.topic, m.bytes as never, { qos: 1 }, (err) => {
         if (err && !this.#ending) this.#error(new PublishError('BROKER_REFUSED', m.topic, `batch manifest failed: ${err.message}`, { cause: err }));

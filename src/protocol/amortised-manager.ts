@@ -18,11 +18,13 @@ import {
   entryDigest,
   sealAmortised,
   sealManifest,
+  sealManifestAsync,
   verifyManifest,
+  type ClosedBatch,
   type AmortisedFields,
   type HeldAmortised,
 } from './amortised.js';
-import { type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
+import { type AsyncSigner, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
 import { groupStream } from './streams.js';
 import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './wire.js';
 
@@ -116,6 +118,10 @@ export interface AmortisedSideOptions {
   readonly keyMissing: (info: UnknownEpochInfo, bytes: Uint8Array, topic: string, now: number) => void;
 }
 
+function toSend(batch: ClosedBatch, bytes: Uint8Array): ManifestToSend {
+  return Object.freeze({ topic: batch.topic, channel: batch.channel, epoch: batch.epoch, count: batch.entries.length, bytes });
+}
+
 function int(value: number | undefined, fallback: number, min: number, max: number, what: string): number {
   const v = value ?? fallback;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer ${min}..${max}, got ${String(v)}`);
@@ -177,14 +183,23 @@ export class AmortisedSide {
     const b = this.#batcher;
     if (!b) return [];
     const now = this.#o.clock();
-    return b.take(now, all).map((batch) =>
-      Object.freeze({
-        topic: batch.topic,
-        channel: batch.channel,
-        epoch: batch.epoch,
-        count: batch.entries.length,
-        bytes: sealManifest({ sender: this.#o.identity, channel: batch.channel, epoch: batch.epoch, topic: batch.topic, entries: batch.entries, now }),
-      }),
+    return b.take(now, all).map((batch) => toSend(batch, sealManifest({ sender: this.#o.identity, channel: batch.channel, epoch: batch.epoch, topic: batch.topic, entries: batch.entries, now })));
+  }
+
+  /**
+   * takeManifests with signatures made by `sign`: the batches are taken now,
+   * in order; the signatures follow. Undefined when no batch is due.
+   */
+  takeManifestsAsync(all: boolean, sign: AsyncSigner): Promise<ManifestToSend[]> | undefined {
+    const b = this.#batcher;
+    if (!b) return undefined;
+    const now = this.#o.clock();
+    const batches = b.take(now, all);
+    if (batches.length === 0) return undefined;
+    return Promise.all(
+      batches.map(async (batch) =>
+        toSend(batch, await sealManifestAsync({ sender: this.#o.identity, channel: batch.channel, epoch: batch.epoch, topic: batch.topic, entries: batch.entries, now }, sign)),
+      ),
     );
   }
 

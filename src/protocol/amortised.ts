@@ -237,6 +237,22 @@ export interface SealManifestOptions {
 
 /** Signs a batch manifest. @throws RangeError for an empty, oversized or unordered batch. */
 export function sealManifest(opts: SealManifestOptions): Uint8Array {
+  const { tbs, message } = manifestToSign(opts);
+  return finishManifest(tbs, opts.sender.sign(message, opts.signSeed));
+}
+
+/** sealManifest, with the signature made by `sign` (a signing worker). */
+export async function sealManifestAsync(opts: Omit<SealManifestOptions, 'signSeed'>, sign: (message: Uint8Array) => Promise<Uint8Array>): Promise<Uint8Array> {
+  const { tbs, message } = manifestToSign(opts);
+  return finishManifest(tbs, await sign(message));
+}
+
+function finishManifest(tbs: Uint8Array, signature: Uint8Array): Uint8Array {
+  return new ByteWriter(tbs.length + 2 + signature.length).fixed(tbs, tbs.length, 'tbs').bytes16(signature).finish();
+}
+
+/** The manifest's bytes before the signature, and what the signature covers. */
+function manifestToSign(opts: Omit<SealManifestOptions, 'signSeed'>): { tbs: Uint8Array; message: Uint8Array } {
   const n = opts.entries.length;
   if (n < 1 || n > MAX_MANIFEST_ENTRIES) throw new RangeError(`a manifest carries 1..${MAX_MANIFEST_ENTRIES} entries, got ${n}`);
   checkTopicArg(opts.topic);
@@ -259,8 +275,7 @@ export function sealManifest(opts: SealManifestOptions): Uint8Array {
     w.u64(e.seq).fixed(e.digest, ENTRY_DIGEST_BYTES, 'digest');
   }
   const tbs = w.finish();
-  const signature = opts.sender.sign(manifestTbs(tbs, opts.topic), opts.signSeed);
-  return new ByteWriter(tbs.length + 2 + signature.length).fixed(tbs, tbs.length, 'tbs').bytes16(signature).finish();
+  return { tbs, message: manifestTbs(tbs, opts.topic) };
 }
 
 /**

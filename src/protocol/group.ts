@@ -190,6 +190,9 @@ function groupTbs(header: Uint8Array, topic: Uint8Array, ciphertext: Uint8Array)
   return signedMessage(LABELS.groupSignature, header, topic, ct);
 }
 
+/** A Falcon-512 signature of `message` by the sender, made elsewhere (a signing worker: WorkerSigner.sign). */
+export type AsyncSigner = (message: Uint8Array) => Promise<Uint8Array>;
+
 export interface SealGroupOptions {
   readonly sender: Identity;
   /** The epoch's keys (deriveGroupKeys with the sender's id, the channel and the epoch). */
@@ -203,6 +206,8 @@ export interface SealGroupOptions {
   /** Known-answer vectors only: the Falcon signing seed comes from it. */
   readonly random?: RandomSource;
   readonly maxPayloadBytes?: number;
+  /** Signs instead of sender.sign (ignored with `random`). */
+  readonly sign?: AsyncSigner;
 }
 
 /**
@@ -233,7 +238,8 @@ export async function sealGroup(opts: SealGroupOptions): Promise<Uint8Array> {
   const signSeed = opts.random?.(falcon512.lengths.signSeed);
   try {
     const ciphertext = await aesGcmSeal(keys.key, nonce, payload, groupAad(header, topic));
-    const signature = sender.sign(groupTbs(header, topic, ciphertext), signSeed);
+    const tbs = groupTbs(header, topic, ciphertext);
+    const signature = opts.sign !== undefined && signSeed === undefined ? await opts.sign(tbs) : sender.sign(tbs, signSeed);
     return new ByteWriter(header.length + 6 + ciphertext.length + signature.length)
       .fixed(header, header.length, 'header')
       .bytes32(ciphertext)

@@ -51,6 +51,7 @@ import {
   type GroupMessage,
   type UnknownEpochInfo,
 } from './group.js';
+import type { AsyncSigner } from './group.js';
 import { groupStreamChannel, keySegment } from './streams.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, checkFilterArg, checkSubjectArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './wire.js';
 import { AmortisedSide, type AmortisedPrefetch, type AmortiseOptions, type AmortisedAcceptOptions, type AmortisedResult, type ManifestToSend } from './amortised-manager.js';
@@ -128,6 +129,11 @@ export interface KeyManagerOptions {
   readonly grantTopic?: (subscriber: string) => string;
   /** Known-answer tests only: epoch keys, KEM and signing randomness. */
   readonly random?: RandomSource;
+  /**
+   * Signs data envelopes and batch manifests off this thread (WorkerSigner.sign): a Falcon-512 signature of
+   * the message by `identity`. Default: identity.sign, here. Not used with `random` (known answers).
+   */
+  readonly signer?: AsyncSigner;
   /** Storage key prefix. Default 'pqc-iiot/km/v1/'. */
   readonly storagePrefix?: string;
 }
@@ -394,6 +400,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #deterministic: RandomSource | undefined;
+  readonly #signer: AsyncSigner | undefined;
   readonly #prefix: string;
   readonly #grantTopic: (subscriber: string) => string;
   readonly #o: {
@@ -431,6 +438,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
     this.#clock = opts.clock ?? systemClock;
     this.#deterministic = opts.random;
     this.#random = opts.random ?? systemRandom;
+    this.#signer = opts.random === undefined ? opts.signer : undefined;
     this.#prefix = prefix;
     this.#grantTopic = opts.grantTopic ?? PROTOCOL_TOPICS.grant;
     const D = KEY_MANAGER_DEFAULTS;
@@ -596,7 +604,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
           return sealed;
         });
       } else {
-        const signed = sealGroup({ sender: this.identity, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes, ...this.#det() });
+        const signed = sealGroup({ sender: this.identity, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes, ...this.#det(), ...(this.#signer && { sign: this.#signer }) });
         signed.catch(() => undefined); // its failure reaches the caller through `sealing`, in turn
         sealing = ch.sealTail.then(() => signed);
       }
@@ -1365,6 +1373,22 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
   takeManifests(all = false): ManifestToSend[] {
     this.#live();
     return this.#amortised?.takeManifests(all) ?? [];
+  }
+
+  /** True if signatures are made by an async `signer` (then publishers use takeManifestsAsync). */
+  get signsAsync(): boolean {
+    return this.#signer !== undefined;
+  }
+
+  /**
+   * takeManifests with the `signer` (identity.sign without one): the batches
+   * due are taken at once, in order, and signed concurrently. Undefined when
+   * no batch is due (no promise for the usual answer).
+   */
+  takeManifestsAsync(all = false): Promise<ManifestToSend[]> | undefined {
+    this.#live();
+    const signer = this.#signer ?? ((m: Uint8Array) => Promise.resolve(this.identity.sign(m)));
+    return this.#amortised?.takeManifestsAsync(all, signer);
   }
 
   /**

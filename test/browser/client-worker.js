@@ -4,7 +4,7 @@
 // Import maps do not apply to workers (Chromium 156: a bare `import 'mqtt'` in
 // a module worker fails to load, even when the page has an import map). So
 // here the SDK entry dist/index.js is fetched, its one bare specifier ('mqtt')
-// and its relative chunk imports ('./bindings.js', ...) are rewritten to
+// (and comlink's) and its relative chunk imports ('./bindings.js', ...) are rewritten to
 // absolute URLs, and the result is imported from a blob: URL. Only the entry
 // module is rewritten: its chunks load from their real URLs, so bindings.js
 // still finds ../wasm/pqc.wasm through its own import.meta.url. (An
@@ -12,6 +12,7 @@
 import { createApi } from './client-run.js';
 
 const MQTT_ESM = new URL('../../node_modules/mqtt/dist/mqtt.esm.js', import.meta.url).href;
+const COMLINK_ESM = new URL('../../node_modules/comlink/dist/esm/comlink.mjs', import.meta.url).href;
 const SDK_ENTRY = new URL('../../dist/index.js', import.meta.url);
 
 async function importSdk() {
@@ -20,6 +21,7 @@ async function importSdk() {
   const source = (await res.text())
     .replace(/(\bfrom\s*)(['"])([^'"]+)\2/g, (_all, from, quote, spec) => {
       if (spec === 'mqtt') return `${from}${quote}${MQTT_ESM}${quote}`;
+      if (spec === 'comlink') return `${from}${quote}${COMLINK_ESM}${quote}`;
       if (spec.startsWith('./') || spec.startsWith('../')) return `${from}${quote}${new URL(spec, SDK_ENTRY).href}${quote}`;
       throw new Error(`dist/index.js imports '${spec}': the worker does not know how to load it`);
     })
