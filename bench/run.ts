@@ -37,8 +37,9 @@ const registry: readonly BenchEntry[] = [
   { name: 'init', prefixes: ['init.'], load: () => import('./init.js') },
   { name: 'core', prefixes: [...algorithms, 'core.'], load: () => import('./core.js') },
   { name: 'e2e-plain', prefixes: ['e2e.plain.'], load: () => import('./e2e-plain.js') },
-  { name: 'e2e-secure', prefixes: ['e2e.secure.'], load: () => import('./e2e-secure.js') },
-  { name: 'e2e-amortised', prefixes: ['e2e.amortised.', 'envelope.sealAmortised', 'envelope.openAmortised', 'envelope.manifest64.'], load: () => import('./e2e-amortised.js') },
+  { name: 'e2e-secure', prefixes: ['e2e.secure.', 'e2e.secureWorker.'], load: () => import('./e2e-secure.js') },
+  { name: 'e2e-amortised', prefixes: ['e2e.amortised.', 'e2e.amortisedWorker.', 'envelope.sealAmortised', 'envelope.openAmortised', 'envelope.manifest64.'], load: () => import('./e2e-amortised.js') },
+  { name: 'e2e-split', prefixes: ['e2e.split.'], load: () => import('./e2e-split.js') },
   { name: 'envelope', prefixes: ['envelope.'], load: () => import('./envelope.js') },
   { name: 'soak', prefixes: ['soak.'], load: () => import('./soak.js') },
 ];
@@ -69,6 +70,15 @@ const targets: ReadonlyArray<{ key: string; op: '>=' | '<='; value: number; labe
   { key: 'e2e.secure.msgPerSec', op: '>=', value: 5000, label: 'secure e2e >= 5,000 msg/s (per-message signatures)' },
   { key: 'e2e.amortised.ratioPlain', op: '>=', value: 0.5, label: 'secure e2e >= 0.5x plain MQTT (amortised mode)' },
   { key: 'e2e.amortised.msgPerSec', op: '>=', value: 5000, label: 'secure e2e >= 5,000 msg/s (amortised mode)' },
+  // The same with the publisher signing on a worker thread (signWorkers).
+  { key: 'e2e.secureWorker.ratioPlain', op: '>=', value: 0.5, label: 'secure e2e >= 0.5x plain MQTT (per-message signatures, signing on a worker thread)' },
+  { key: 'e2e.secureWorker.msgPerSec', op: '>=', value: 5000, label: 'secure e2e >= 5,000 msg/s (per-message signatures, signing on a worker thread)' },
+  { key: 'e2e.amortisedWorker.ratioPlain', op: '>=', value: 0.5, label: 'secure e2e >= 0.5x plain MQTT (amortised mode, signing on a worker thread)' },
+  { key: 'e2e.amortisedWorker.msgPerSec', op: '>=', value: 5000, label: 'secure e2e >= 5,000 msg/s (amortised mode, signing on a worker thread)' },
+  { key: 'e2e.split.secure.ratioPlain', op: '>=', value: 0.5, label: 'secure e2e >= 0.5x plain MQTT (per-message signatures, subscriber in its own process)' },
+  { key: 'e2e.split.secure.msgPerSec', op: '>=', value: 5000, label: 'secure e2e >= 5,000 msg/s (per-message signatures, subscriber in its own process)' },
+  { key: 'e2e.split.amortised.ratioPlain', op: '>=', value: 0.5, label: 'secure e2e >= 0.5x plain MQTT (amortised mode, subscriber in its own process)' },
+  { key: 'e2e.split.amortised.msgPerSec', op: '>=', value: 5000, label: 'secure e2e >= 5,000 msg/s (amortised mode, subscriber in its own process)' },
   { key: 'soak.heapGrowthMB', op: '<=', value: 5, label: 'heap growth over the soak <= 5 MB' },
 ];
 
@@ -132,8 +142,9 @@ function makeWants(only: readonly string[]): (key: string) => boolean {
 const overlaps = (a: string, b: string): boolean => a.startsWith(b) || b.startsWith(a);
 
 function addRatios(r: BenchResult): void {
+  // In-process topology only: bench/e2e-split.ts computes its e2e.split.*.ratioPlain itself, against its own plain run.
   const plain = r['e2e.plain.msgPerSec'];
-  for (const mode of ['secure', 'amortised']) {
+  for (const mode of ['secure', 'secureWorker', 'amortised', 'amortisedWorker']) {
     const v = r[`e2e.${mode}.msgPerSec`];
     if (plain && v !== undefined) r[`e2e.${mode}.ratioPlain`] = v / plain;
   }
