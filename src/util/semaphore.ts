@@ -46,12 +46,26 @@ export class Semaphore {
 
   /** Runs `task` holding one slot (at once, without a turn of the event loop, when one is free). */
   run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active < this.limit) {
+    // Only when nobody waits or is being handed a slot: a caller must never overtake an earlier one (publish order).
+    if (this.active < this.limit && this.waiting.length === 0 && this.handoffs === 0) {
       this.active++;
       return this.hold(task);
     }
-    return this.acquire().then(() => this.hold(task));
+    this.handoffs++;
+    return this.acquire().then(
+      () => {
+        this.handoffs--;
+        return this.hold(task);
+      },
+      (err: unknown) => {
+        this.handoffs--;
+        throw err;
+      },
+    );
   }
+
+  /** run() calls on the queued path whose continuation has not started their task yet. */
+  private handoffs = 0;
 
   /** Runs `task` in a slot already taken, and gives the slot back however it ends. */
   private async hold<T>(task: () => Promise<T>): Promise<T> {
