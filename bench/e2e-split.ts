@@ -50,7 +50,7 @@ import { SecureMqttClient } from '../src/client/index.js';
 import { exportIdentity } from '../src/identity/index.js';
 import { makeFleet } from '../test/support/fleet.js';
 import { startMosquitto } from '../test/support/mosquitto.js';
-import { BENCH_BROKER, mqttJsLoadClient, runLoad, type LoadClient, type LoadResult } from './mqtt-load.js';
+import { BENCH_BROKER, mqttJsLoadClient, runLoad, whenConnected, type LoadClient, type LoadResult } from './mqtt-load.js';
 import { HEADER_BYTES, parseFromChild, type FromChild, type SplitMode, type ToChild } from './split-protocol.js';
 import { repoRoot } from './types.js';
 
@@ -242,17 +242,7 @@ function cpuShares(pids: Readonly<Record<string, number | undefined>>, before: R
 async function openPlainPublisher(url: string, id: string): Promise<{ load: LoadClient; end: () => Promise<void> }> {
   const client = connect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000, clientId: `load-pub-${id}` });
   const load = mqttJsLoadClient(client);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      client.end(true);
-      reject(err);
-    };
-    client.once('error', onError);
-    client.once('connect', () => {
-      client.removeListener('error', onError);
-      resolve();
-    });
-  });
+  await whenConnected(client);
   return { load, end: () => client.endAsync() };
 }
 

@@ -280,6 +280,21 @@ export function mqttJsLoadClient(client: MqttClient, qos: 0 | 1 | 2 = 1): LoadCl
   };
 }
 
+/** Resolves on the client's first CONNACK; on an error before it, ends the client and rejects. */
+export function whenConnected(client: MqttClient): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      client.end(true);
+      reject(err);
+    };
+    client.once('error', onError);
+    client.once('connect', () => {
+      client.removeListener('error', onError);
+      resolve();
+    });
+  });
+}
+
 export interface PlainPair {
   readonly publisher: LoadClient;
   readonly subscriber: LoadClient;
@@ -298,20 +313,12 @@ export async function connectPlainPair(
   const id = randomBytes(4).toString('hex');
   const topic = options.topic ?? `bench/load/${id}`;
   const base: IClientOptions = { protocolVersion, reconnectPeriod: 0, connectTimeout: 10_000, ...options.clientOptions };
-  const open = (name: string): Promise<{ client: MqttClient; load: LoadClient }> =>
-    new Promise((resolve, reject) => {
-      const client = connect(url, { ...base, clientId: `load-${name}-${id}` });
-      const load = mqttJsLoadClient(client);
-      const onError = (err: Error): void => {
-        client.end(true);
-        reject(err);
-      };
-      client.once('error', onError);
-      client.once('connect', () => {
-        client.removeListener('error', onError);
-        resolve({ client, load });
-      });
-    });
+  const open = async (name: string): Promise<{ client: MqttClient; load: LoadClient }> => {
+    const client = connect(url, { ...base, clientId: `load-${name}-${id}` });
+    const load = mqttJsLoadClient(client);
+    await whenConnected(client);
+    return { client, load };
+  };
   const sub = await open('sub');
   let pub: { client: MqttClient; load: LoadClient };
   try {

@@ -30,6 +30,7 @@ import { decodeCertificate, decodeTrustAnchor } from '../src/certs/certificate.j
 import { SecureMqttClient } from '../src/client/index.js';
 import { importIdentity } from '../src/identity/index.js';
 import { MemoryStorage } from '../src/storage/memory.js';
+import { whenConnected } from './mqtt-load.js';
 import { HEADER_BYTES, parseToChild, type FromChild, type ToChild } from './split-protocol.js';
 
 /** At most this long between a delivery and its report (ms). */
@@ -108,17 +109,7 @@ const logError = (err: Error): void => {
 
 async function startPlain(url: string, filter: string): Promise<Subscriber> {
   const client: MqttClient = connect(url, { ...MQTT_OPTIONS, clientId: `load-split-sub-${process.pid}` });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      client.end(true);
-      reject(err);
-    };
-    client.once('error', onError);
-    client.once('connect', () => {
-      client.removeListener('error', onError);
-      resolve();
-    });
-  });
+  await whenConnected(client);
   client.on('error', logError);
   client.on('message', (_topic: string, payload: Buffer) => delivery(payload));
   await client.subscribeAsync(filter, { qos: 1 });
