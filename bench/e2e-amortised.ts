@@ -7,7 +7,8 @@
 // signs its manifests on its own thread; "e2e.amortisedWorker.*" is the same
 // run with the manifests signed on a worker thread (SIGN_ON_WORKER).
 //
-// Measured E2E_ROUNDS times on the same clients after the warm-up, the median round kept (as e2e.plain).
+// Measured E2E_ROUNDS times on the same clients after the warm-up, the median round kept (as e2e.plain),
+// each round paired with a plain mqtt.js round for "e2e.amortised.ratioPlain" (bench/e2e-secure.ts, PairedRounds).
 //
 // Figures: "e2e.amortised.msgPerSec", "e2e.amortised.p50ms", "e2e.amortised.p99ms"
 // (publish call to verified delivery: includes waiting for the batch's

@@ -18,6 +18,10 @@
 // "e2e.secure.p50ms" / "e2e.secure.p99ms" (from the publish call to verified
 // delivery; with a full window a message also waits for the seals of the
 // messages before it: sealing is one at a time per channel).
+// "e2e.secure.ratioPlain": every measured round is paired with a round of plain
+// mqtt.js clients on the same broker (PairedRounds below), and the ratio is the
+// median of the per-round ratios; "e2e.secure.pairedPlainMsgPerSec" is the
+// median of those plain rounds (e2e.plain.* is bench/e2e-plain.ts's own run).
 // quick: 1,000 messages (after 200 warm-up), else 20,000 (after 2,000: the
 // warm-up also lets the JIT settle; a 2,000-message run measured 1,600 msg/s
 // where the same process's third run reached 3,100).
@@ -27,7 +31,8 @@ import { SecureMqttClient, type SecureClientOptions } from '../src/client/index.
 import { makeFleet } from '../test/support/fleet.js';
 import { startMosquitto } from '../test/support/mosquitto.js';
 import { nodeSignWorker } from '../src/worker/node-spawn.js';
-import { BENCH_BROKER, runLoad, runRounds, type LoadClient } from './mqtt-load.js';
+import { BENCH_BROKER, connectPlainPair, runLoad, type LoadClient, type LoadResult } from './mqtt-load.js';
+import { median } from './stats.js';
 
 export interface E2eSecureOptions {
   readonly quick?: boolean;
@@ -37,6 +42,51 @@ export interface E2eSecureOptions {
   readonly log?: (message: string) => void;
   /** Measured runs of `count` messages; the median one is reported (default 1). */
   readonly rounds?: number;
+}
+
+/**
+ * The ratio to plain MQTT from paired rounds: every measured round of the secure clients is paired with a round of
+ * plain mqtt.js clients on the same broker, in the same process, right before or after it (the order alternates, so
+ * a machine that speeds up or slows down during the run favours neither). On this 2-core VM plain rounds varied by
+ * ±30% over a bench run; a ratio against a plain figure measured minutes earlier mostly measured that drift.
+ */
+export interface PairedRounds {
+  /** Every round's secure and plain msg/s, in running order. */
+  readonly secure: number[];
+  readonly plain: number[];
+  /** The median of the per-round ratios secure / plain. */
+  readonly ratio: number;
+}
+
+/** Runs `rounds` secure rounds, each paired with a plain round (see PairedRounds); returns the median secure round. */
+export async function pairedRounds(
+  secure: Parameters<typeof runLoad>[0],
+  plain: Parameters<typeof runLoad>[0],
+  rounds: number,
+  check: (result: LoadResult, which: 'secure' | 'plain') => void,
+): Promise<{ median: LoadResult; paired: PairedRounds }> {
+  const results: LoadResult[] = [];
+  const plainRates: number[] = [];
+  const measure = async (which: 'secure' | 'plain'): Promise<LoadResult> => {
+    const r = await runLoad(which === 'secure' ? secure : plain);
+    check(r, which);
+    return r;
+  };
+  for (let i = 0; i < rounds; i++) {
+    if (i % 2 === 0) {
+      plainRates.push((await measure('plain')).msgPerSec);
+      results.push(await measure('secure'));
+    } else {
+      results.push(await measure('secure'));
+      plainRates.push((await measure('plain')).msgPerSec);
+    }
+  }
+  const sorted = [...results].sort((a, b) => a.msgPerSec - b.msgPerSec);
+  const secureRates = results.map((r) => r.msgPerSec);
+  return {
+    median: sorted[Math.floor((sorted.length - 1) / 2)]!,
+    paired: { secure: secureRates, plain: plainRates, ratio: median(secureRates.map((v, i) => v / plainRates[i]!)) },
+  };
 }
 
 /** A connected SecureMqttClient seen as a load client: QoS 1 publishes, opened plaintexts delivered. */
@@ -88,6 +138,7 @@ export async function measureE2e(opts: E2eRun): Promise<Record<string, number>> 
   ]);
   const broker = await startMosquitto(BENCH_BROKER);
   const clients: SecureMqttClient[] = [];
+  let closePlain: (() => Promise<void>) | undefined;
   let closing = false;
   try {
     const open = async (member: typeof pubMember, extra: Partial<SecureClientOptions> = {}): Promise<SecureMqttClient> => {
@@ -108,23 +159,32 @@ export async function measureE2e(opts: E2eRun): Promise<Record<string, number>> 
     // Warm-up: the first messages wait for the subscriber's key request and the publisher's grant.
     const warm = await runLoad({ ...base, count: warmup, idleTimeoutMs: 30_000 });
     if (warm.lost > 0 || warm.error) throw new Error(`e2e-${name} warm-up failed: ${warm.error ?? `${warm.lost} lost`}; security events: ${security.join('; ')}`);
-    opts.log?.(`e2e-${name}: ${count} messages of ${payloadBytes} bytes, QoS 1, window ${window}`);
-    const { median: result, msgPerSec } = await runRounds({ ...base, count }, opts.rounds ?? 1, (r) => {
+    // The plain pair of the paired rounds: the same broker, payloads, window and count as bench/e2e-plain.ts.
+    const plainPair = await connectPlainPair(broker.url, { protocolVersion: 5 });
+    closePlain = () => plainPair.close();
+    const plainBase = { publisher: plainPair.publisher, subscriber: plainPair.subscriber, topic: plainPair.topic, payloadBytes, window };
+    const plainWarm = await runLoad({ ...plainBase, count: warmup });
+    if (plainWarm.lost > 0 || plainWarm.error) throw new Error(`e2e-${name}: plain warm-up failed: ${plainWarm.error ?? `${plainWarm.lost} lost`}`);
+    opts.log?.(`e2e-${name}: ${count} messages of ${payloadBytes} bytes, QoS 1, window ${window}, each round paired with a plain round`);
+    const { median: result, paired } = await pairedRounds({ ...base, count }, { ...plainBase, count }, opts.rounds ?? 1, (r, which) => {
       if (r.lost > 0 || r.error || r.duplicates > 0 || security.length > 0) {
         throw new Error(
-          `e2e-${name}: ${r.lost} of ${count} lost, ${r.duplicates} duplicates${r.error ? `: ${r.error}` : ''}; security events: ${security.join('; ') || 'none'}`,
+          `e2e-${name}${which === 'plain' ? ' (its plain round)' : ''}: ${r.lost} of ${count} lost, ${r.duplicates} duplicates${r.error ? `: ${r.error}` : ''}; security events: ${security.join('; ') || 'none'}`,
         );
       }
     });
-    if (msgPerSec.length > 1) opts.log?.(`e2e-${name}: rounds ${msgPerSec.map((v) => v.toFixed(0)).join(', ')} msg/s (median kept)`);
+    const rates = (v: number[]): string => v.map((x) => x.toFixed(0)).join(', ');
+    opts.log?.(`e2e-${name}: rounds ${rates(paired.secure)} msg/s (median kept), paired plain rounds ${rates(paired.plain)}, ratio ${paired.ratio.toFixed(3)}`);
     return {
       [`e2e.${name}.msgPerSec`]: result.msgPerSec,
       [`e2e.${name}.p50ms`]: result.latencyMs.p50,
       [`e2e.${name}.p99ms`]: result.latencyMs.p99,
+      [`e2e.${name}.pairedPlainMsgPerSec`]: median(paired.plain),
+      [`e2e.${name}.ratioPlain`]: paired.ratio,
     };
   } finally {
     closing = true; // a connection reset while both ends and the broker go away is not news
-    await Promise.all(clients.map((c) => c.endAsync().catch(() => c.endAsync(true))));
+    await Promise.all([...clients.map((c) => c.endAsync().catch(() => c.endAsync(true))), closePlain?.()]);
     await broker.close();
   }
 }

@@ -340,7 +340,7 @@ export async function connectPlainPair(
 }
 
 /** Measured rounds of the plain and amortised e2e benches (median kept; the per-message-signature runs take one). */
-export const E2E_ROUNDS = 3;
+export const E2E_ROUNDS = 5;
 
 /**
  * `rounds` load runs one after the other on the same clients; the one with the median throughput is returned

@@ -142,12 +142,8 @@ function makeWants(only: readonly string[]): (key: string) => boolean {
 const overlaps = (a: string, b: string): boolean => a.startsWith(b) || b.startsWith(a);
 
 function addRatios(r: BenchResult): void {
-  // In-process topology only: bench/e2e-split.ts computes its e2e.split.*.ratioPlain itself, against its own plain run.
-  const plain = r['e2e.plain.msgPerSec'];
-  for (const mode of ['secure', 'secureWorker', 'amortised', 'amortisedWorker']) {
-    const v = r[`e2e.${mode}.msgPerSec`];
-    if (plain && v !== undefined) r[`e2e.${mode}.ratioPlain`] = v / plain;
-  }
+  // The e2e benches produce their e2e.*.ratioPlain themselves, from plain rounds paired with theirs
+  // (bench/e2e-secure.ts, PairedRounds; bench/e2e-split.ts against its own plain run), not from e2e.plain.*.
   for (const key of Object.keys(r)) {
     if (!key.endsWith('.ours')) continue;
     const base = key.slice(0, -'.ours'.length);
