@@ -1,7 +1,7 @@
 // Amortised mode end to end (docs/PROTOCOL.md, "Amortised mode"): like
 // bench/e2e-secure.ts (SecureMqttClient, MQTT 5, QoS 1, 256-byte payloads,
 // Mosquitto on 127.0.0.1, window 16), but the publisher seals with
-// `amortise: { maxBatch: 64, maxDelayMs: 25 }` (no per-message signature; one
+// `amortise: BENCH_AMORTISE` (256 messages or 25 ms; no per-message signature; one
 // Falcon-signed batch manifest per batch, on the same topic) and the
 // subscriber delivers a message once its manifest verified. The publisher
 // signs its manifests on its own thread; "e2e.amortisedWorker.*" is the same
@@ -17,7 +17,7 @@
 // 256-byte payload; the manifest's signature and verification, one per 64
 // messages, are reported as "envelope.manifest64.signMs" / "verifyMs").
 import { SIGN_ON_WORKER, measureE2e, type E2eRun } from './e2e-secure.js';
-import { E2E_ROUNDS } from './mqtt-load.js';
+import { BENCH_AMORTISE, E2E_ROUNDS } from './mqtt-load.js';
 import { envelopePair } from './envelope-pair.js';
 import { median } from './stats.js';
 import { verifyManifest } from '../src/protocol/amortised.js';
@@ -40,7 +40,7 @@ function amortisedRun(opts: E2eAmortisedOptions, name: string, signing: E2eRun['
     ...opts,
     name,
     rounds: E2E_ROUNDS,
-    publisherOptions: { ...signing, amortise: { maxBatch: 64, maxDelayMs: 25 } },
+    publisherOptions: { ...signing, amortise: BENCH_AMORTISE },
     subscriberOptions: { acceptAmortised: true },
     // The key first: amortised messages of an epoch the subscriber has no key for are lost (UNKNOWN_EPOCH).
     async ready(pub, sub, topic, publisherId) {

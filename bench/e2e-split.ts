@@ -25,7 +25,7 @@
 // with BENCH_BROKER on 127.0.0.1, MQTT 5, QoS 1, 256-byte payloads, window 16,
 // maxUndelivered 256 (runLoad's defaults), 2,000 warm-up + 20,000 measured
 // messages (quick: plain 200 + 2,000, the secure modes 200 + 1,000), the
-// amortised publisher with `amortise: { maxBatch: 64, maxDelayMs: 25 }` and
+// amortised publisher with `amortise: BENCH_AMORTISE` (bench/mqtt-load.ts) and
 // the subscriber with `acceptAmortised: true` holding the key before the first
 // message. Any loss, duplicate or (secure modes) security event fails the run.
 // The delivery times are taken in the subscriber on the wall-clock timeline
@@ -50,7 +50,7 @@ import { SecureMqttClient } from '../src/client/index.js';
 import { exportIdentity } from '../src/identity/index.js';
 import { makeFleet } from '../test/support/fleet.js';
 import { startMosquitto } from '../test/support/mosquitto.js';
-import { BENCH_BROKER, mqttJsLoadClient, runLoad, whenConnected, type LoadClient, type LoadResult } from './mqtt-load.js';
+import { BENCH_AMORTISE, BENCH_BROKER, mqttJsLoadClient, runLoad, whenConnected, type LoadClient, type LoadResult } from './mqtt-load.js';
 import { HEADER_BYTES, parseFromChild, type FromChild, type SplitMode, type ToChild } from './split-protocol.js';
 import { repoRoot } from './types.js';
 
@@ -301,7 +301,7 @@ async function measureSplit(mode: SplitMode, opts: E2eSplitOptions): Promise<Loa
       const pub = new SecureMqttClient(
         broker.url,
         pubMember.options({
-          ...(mode === 'amortised' ? { amortise: { maxBatch: 64, maxDelayMs: 25 } } : {}),
+          ...(mode === 'amortised' ? { amortise: BENCH_AMORTISE } : {}),
           mqtt: { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000 },
         }),
       );
