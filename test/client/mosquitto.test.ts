@@ -27,6 +27,14 @@
 // - A subscriber connection dropped while a message is being handled (before
 //   its PUBACK): the broker redelivers it after the reconnect and the SDK's
 //   replay window drops the copy as DUPLICATE (counted, not reported).
+// - Order, hop by hop (test/support/wire-order.ts): the publisher writes in
+//   sequence order (resends too), the subscriber delivers in the order its
+//   connection read the messages. End to end in order whenever the broker kept
+//   it: Mosquitto 2.0.11 sometimes delivers a reconnecting subscriber's
+//   messages out of order (seen in 2 runs of 40 under CPU load: sequence
+//   number 69 read before 68 right after the SIGTERM restart, though written in order on one
+//   connection; 192 before 190 and 191 redelivered after the dropped
+//   connection), against MQTT-4.6.0-6 and beyond any client's repair.
 // The publisher rotates its group key every 40 messages, so grants cross the
 // outages too.
 import mqtt from 'mqtt';
@@ -34,6 +42,7 @@ import type { IClientOptions } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, SecureMqttClient, type MessageMeta, type SecurityEvent } from '../../src/client/index.js';
 import { PublishTracker } from '../support/publish-tracker.js';
+import { WireOrder } from '../support/wire-order.js';
 import { makeFleet, str, text, until, type Fleet, type Member } from '../support/fleet.js';
 import { startMosquitto, type MosquittoHarness } from '../support/mosquitto.js';
 
@@ -72,6 +81,9 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     clearTimeout(timer);
   }
 }
+
+/** Orders "i:n" payloads by message number i. */
+const byMessageNumber = (a: string, b: string): number => Number(a.split(':')[0]) - Number(b.split(':')[0]);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -250,6 +262,11 @@ describe.each(versions)('SecureMqttClient over Mosquitto ($name)', ({ protocolVe
         }
       });
 
+      // Each hop's order, from the packets themselves (see test/support/wire-order.ts).
+      const wrote = WireOrder.publisher(pub.client.mqttClient!, topic);
+      const read = WireOrder.subscriber(sub.client.mqttClient!, topic);
+      const seenBefore = new Set(sub.log.messages.map((m) => m.meta.seq)); // the warm-up
+
       const tracker = new PublishTracker((payload) => pub.client.publishAsync(topic, text(payload), { qos: 1 }));
       const attempts = tracker.attempts;
       const send = (i: number): void => tracker.send(i);
@@ -321,10 +338,20 @@ describe.each(versions)('SecureMqttClient over Mosquitto ($name)', ({ protocolVe
         if (a.state === 'resolved') expect(counts.get(a.payload) ?? 0, `deliveries of acknowledged message ${a.payload}`).toBe(1);
         else expect(counts.get(a.payload) ?? 0, `deliveries of rejected message ${a.payload}`).toBeLessThanOrEqual(1);
       }
-      // In order: the sender's sequence numbers only grow; without retries that is the publishing order.
+      // In order, hop by hop: the publisher wrote every connection's publishes (resends included) in sequence order;
+      // the subscriber delivered in the order its connection read them, each once. Then, unless the broker itself
+      // reordered (Mosquitto 2.0.11 may, redelivering after a reconnect: docs/RELIABILITY.md), the sequence numbers
+      // only grow end to end; without retries that is the publishing order.
+      expect(wrote.backwardsWrites(), 'publisher writes out of sequence order').toEqual([]);
       const seqs = sub.log.messages.map((m) => m.meta.seq);
-      expect(seqs.every((s, k) => k === 0 || s > seqs[k - 1]!), `sequence numbers in arrival order: ${seqs.join(',')}`).toBe(true);
-      if (rejected.length === 0) expect(delivered.map((m) => m.payload)).toEqual(Array.from({ length: N }, (_, i) => `${i}:0`));
+      expect(seqs.filter((s) => !seenBefore.has(s)), 'deliveries in the order the subscriber read them').toEqual(read.firstArrivals().filter((s) => !seenBefore.has(s)));
+      const brokerReorders = read.brokerReorders();
+      if (brokerReorders.length === 0) {
+        expect(seqs.every((s, k) => k === 0 || s > seqs[k - 1]!), `sequence numbers in arrival order: ${seqs.join(',')}`).toBe(true);
+        if (rejected.length === 0) expect(delivered.map((m) => m.payload)).toEqual(Array.from({ length: N }, (_, i) => `${i}:0`));
+      } else if (rejected.length === 0) {
+        expect(delivered.map((m) => m.payload).sort(byMessageNumber)).toEqual(Array.from({ length: N }, (_, i) => `${i}:0`));
+      }
       expect(new Set(sub.log.messages.map((m) => m.meta.epoch)).size).toBeGreaterThanOrEqual(5); // rotations every 40 messages
 
       // Reconnected (SIGTERM and SIGKILL restarts for both; the dropped connection for the subscriber), sessions kept.
