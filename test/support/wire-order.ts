@@ -67,7 +67,13 @@ export class WireOrder {
   /** Subscriber: the first copy of each sequence number, in arrival order (what the application must see). */
   firstArrivals(): number[] {
     const seen = new Set<number>();
-    return this.received.filter((s) => !seen.has(s) && seen.add(s) !== undefined);
+    const first: number[] = [];
+    for (const s of this.received) {
+      if (seen.has(s)) continue;
+      seen.add(s);
+      first.push(s);
+    }
+    return first;
   }
 
   /** Subscriber: first arrivals that came after a higher sequence number (the broker's reordering). */
