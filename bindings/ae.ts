@@ -1,7 +1,7 @@
 // Synchronous authenticated encryption in wasm (AES-256-CTR, then KMAC256 over nonce, aad and ciphertext;
 // see native/include/pqc.h): a fraction of WebCrypto AES-GCM's per-call cost, for the per-message path.
 
-import { abytes } from './assert.js';
+import { abytes, isBytes } from './assert.js';
 import type { Region, WasmCore } from './core.js';
 import { PqcError, Status, check } from './errors.js';
 import { AE_PARAMS } from './params.js';
@@ -20,15 +20,18 @@ const EMPTY = new Uint8Array(0);
 export interface AeKey {
   /** True once free() was called; seal() and open() then throw. */
   readonly freed: boolean;
-  /** ciphertext || 16-byte tag, authenticating `aad` (sent separately) with it. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * ciphertext || 16-byte tag, authenticating `aad` (sent separately) with it. `aad` may be given as parts,
+   * authenticated as their concatenation (no concatenated copy is made).
+   */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Aad): Uint8Array;
   /**
    * seal(), writing ciphertext || tag into `out` at `offset` instead of a new array (a message's envelope,
    * built around it, then needs no copy). @throws RangeError if it does not fit.
    */
-  sealInto(out: Uint8Array, offset: number, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): void;
+  sealInto(out: Uint8Array, offset: number, nonce: Uint8Array, plaintext: Uint8Array, aad?: Aad): void;
   /** The plaintext, or undefined when `sealed` is not authentic under this key, nonce and aad (or shorter than a tag). */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | undefined;
+  open(nonce: Uint8Array, sealed: Uint8Array, aad?: Aad): Uint8Array | undefined;
   free(): void;
 }
 
@@ -58,6 +61,26 @@ const keys = new FinalizationRegistry<Held>((held) => {
   }
 });
 
+/** Associated data: one array, or parts authenticated as their concatenation. */
+export type Aad = Uint8Array | readonly Uint8Array[];
+
+const SEAL_LABEL = `${NAME} seal`;
+const OPEN_LABEL = `${NAME} open`;
+
+/** The length of `aad`, every part checked (the label of a bad part is only built when it is bad). */
+function aadLength(aad: Aad): number {
+  if (isBytes(aad)) return aad.length;
+  if (!Array.isArray(aad)) abytes(aad, undefined, 'aad'); // throws: neither bytes nor parts
+  const parts = aad as readonly Uint8Array[];
+  let a = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (!isBytes(part)) abytes(part, undefined, `aad[${i}]`);
+    a += part!.length;
+  }
+  return a;
+}
+
 /** Where sealInto() writes (checked before any work). */
 interface Destination {
   readonly out: Uint8Array;
@@ -69,11 +92,11 @@ interface Destination {
  * (core.runSecret). Undefined when open() finds the input not authentic or shorter than a tag. With `dest`
  * (seal only) the output goes there and the result is `dest.out`.
  */
-function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8Array, aad: Uint8Array, dest?: Destination): Uint8Array | undefined {
+function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8Array, aad: Aad, dest?: Destination): Uint8Array | undefined {
   const seal = op === 'seal';
   abytes(nonce, L.nonce, 'nonce');
   abytes(input, undefined, seal ? 'plaintext' : 'sealed');
-  abytes(aad, undefined, 'aad');
+  const a = aadLength(aad);
   if (!held.live.on) throw new PqcError('FAILED', `${NAME} key was freed: make a new one with ae.key()`);
   const outLen = input.length + (seal ? L.tag : -L.tag);
   if (outLen < 0) return undefined;
@@ -85,16 +108,20 @@ function crypt(held: Held, op: 'seal' | 'open', nonce: Uint8Array, input: Uint8A
     }
   }
   const { core, ctx } = held;
-  const [a, n] = [aad.length, input.length];
-  return core.runSecret(`${NAME} ${op}`, L.nonce + a + n + outLen, (p) => {
+  const n = input.length;
+  const label = seal ? SEAL_LABEL : OPEN_LABEL;
+  return core.runSecret(label, L.nonce + a + n + outLen, (p) => {
     const heap = core.heap();
-    const [ad, inp, out] = [p + L.nonce, p + L.nonce + a, p + L.nonce + a + n];
+    const ad = p + L.nonce;
+    const inp = ad + a;
+    const out = inp + n;
     heap.set(nonce, p);
-    heap.set(aad, ad);
+    if (isBytes(aad)) heap.set(aad, ad);
+    else for (let i = 0, at = ad; i < aad.length; at += aad[i]!.length, i++) heap.set(aad[i]!, at);
     heap.set(input, inp);
     const status = (seal ? core.fn.pqc_ae_seal : core.fn.pqc_ae_open)(ctx.ptr, p, ad, a, inp, n, out);
     if (status === Status.FAILED && !seal) return undefined;
-    check(status, `${NAME} ${op}`);
+    check(status, label);
     // heap() again: the call may have grown memory
     if (dest === undefined) return core.heap().slice(out, out + outLen);
     dest.out.set(core.heap().subarray(out, out + outLen), dest.offset);

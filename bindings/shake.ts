@@ -1,6 +1,6 @@
 // SHAKE-256 from the pinned fips202.c: known-answer digests and the self-test.
 
-import { abytes } from './assert.js';
+import { abytes, isBytes } from './assert.js';
 import { getCore } from './state.js';
 import type { WasmCore } from './core.js';
 import { STACK_WIPE } from './params.js';
@@ -31,9 +31,10 @@ export function shake256(data: Uint8Array, outLen = 32): Uint8Array {
  */
 export function shake256Public(parts: readonly Uint8Array[], outLen = 32): Uint8Array {
   let inLen = 0;
-  for (const [i, p] of parts.entries()) {
-    abytes(p, undefined, `parts[${i}]`);
-    inLen += p.length;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (!isBytes(p)) abytes(p, undefined, `parts[${i}]`); // the label only when it throws: this runs per message
+    inLen += p!.length;
   }
   if (!Number.isSafeInteger(outLen) || outLen < 1 || outLen > 1 << 20) {
     throw new RangeError(`outLen must be an integer from 1 to ${1 << 20}, got ${outLen}`);
@@ -42,9 +43,9 @@ export function shake256Public(parts: readonly Uint8Array[], outLen = 32): Uint8
   return core.runPublic('shake256', inLen + outLen, (region) => {
     const heap = core.heap();
     let at = region;
-    for (const p of parts) {
-      heap.set(p, at);
-      at += p.length;
+    for (let i = 0; i < parts.length; i++) {
+      heap.set(parts[i]!, at);
+      at += parts[i]!.length;
     }
     core.fn.pqc_shake256(at, outLen, region, inLen);
     return core.heap().slice(at, at + outLen);

@@ -159,6 +159,36 @@ describe('AE against node:crypto and noble', () => {
     expect(() => key.sealInto(new Uint8Array(100), 0, nonce, pt)).toThrow(/freed/);
   });
 
+  it('takes aad as parts: the same bytes as their concatenation, however split; parts are checked and never mutated', () => {
+    const key = ae.key(rand(32), rand(32));
+    const [nonce, pt, aad] = [rand(12), rand(256), rand(77)];
+    const whole = key.seal(nonce, pt, aad);
+    for (const cuts of [[], [0], [77], [1], [40], [10, 10], [3, 50, 76]]) {
+      const parts: Uint8Array[] = [];
+      let at = 0;
+      for (const c of [...cuts, 77]) {
+        parts.push(aad.subarray(at, c));
+        at = c;
+      }
+      expect(key.seal(nonce, pt, parts), `cut at ${cuts.join(',')}`).toEqual(whole);
+      expect(key.open(nonce, whole, parts), `cut at ${cuts.join(',')}`).toEqual(pt);
+      const out = new Uint8Array(whole.length + 3);
+      key.sealInto(out, 3, nonce, pt, parts);
+      expect(out.subarray(3)).toEqual(whole);
+    }
+    expect(key.seal(nonce, pt, [])).toEqual(key.seal(nonce, pt));
+    // A changed, missing or extra part is another aad.
+    expect(key.open(nonce, whole, [aad.subarray(0, 40), flipBit(aad.subarray(40), 3)])).toBeUndefined();
+    expect(key.open(nonce, whole, [aad.subarray(0, 40)])).toBeUndefined();
+    expect(key.open(nonce, whole, [aad, new Uint8Array(1)])).toBeUndefined();
+    expect(() => key.seal(nonce, pt, [aad, 'x' as unknown as Uint8Array])).toThrow(/aad\[1\] must be a Uint8Array, got string/);
+    expect(() => key.open(nonce, whole, [null as unknown as Uint8Array])).toThrow(/aad\[0\] must be a Uint8Array, got null/);
+    const copy = aad.slice();
+    key.open(nonce, whole, [aad.subarray(0, 5), aad.subarray(5)]);
+    expect(aad).toEqual(copy);
+    key.free();
+  });
+
   it('moves no bytes between aad and ciphertext without changing the tag', () => {
     // Same aad || ciphertext bytes, split differently: the length prefix makes the MAC inputs differ.
     const key = ae.key(rand(32), rand(32));

@@ -34,6 +34,8 @@ export function validateSubjectId(id: unknown, what = 'subject id'): string {
       throw new RangeError(`${what} has a lone surrogate at index ${i}`);
     }
   }
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes (a surrogate pair, 2 units, takes 4): short ids need no encoding.
+  if (id.length * 3 <= MAX_SUBJECT_BYTES) return id;
   const bytes = utf8.encode(id).length;
   if (bytes > MAX_SUBJECT_BYTES) throw new RangeError(`${what} must be at most ${MAX_SUBJECT_BYTES} UTF-8 bytes, got ${bytes}`);
   return id;

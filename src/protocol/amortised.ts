@@ -124,9 +124,12 @@ export function decodeAmortised(bytes: Uint8Array, maxPayloadBytes: number = DEF
   return body;
 }
 
-/** AAD of an amortised envelope: header || string16(topic), as for signed group envelopes (the flags byte differs). */
-export function amortisedAad(header: Uint8Array, topic: string): Uint8Array {
-  return signedMessage(header, topicField(topic));
+/**
+ * AAD of an amortised envelope: header || string16(topic), as for signed group envelopes (the flags byte
+ * differs). As two parts: the cipher authenticates their concatenation without a copy being made.
+ */
+export function amortisedAad(header: Uint8Array, topic: string): readonly [Uint8Array, Uint8Array] {
+  return [header, topicField(topic)];
 }
 
 export interface SealAmortisedOptions {
@@ -459,6 +462,8 @@ const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padSt
  */
 export class AmortisedReceiver<M> {
   readonly #held = new Map<string, HeldAmortised<M>[]>();
+  /** Per stream, how many held messages carry each sequence number: isHeld() scans only when one does. */
+  readonly #heldSeqs = new Map<string, Map<number, number>>();
   #heldCount = 0;
   readonly #manifests = new Map<string, StoredManifest[]>();
   /** Per stream, no stored manifest covers a number above this (a message usually arrives before its manifest). */
@@ -490,7 +495,20 @@ export class AmortisedReceiver<M> {
 
   /** True if a copy with the same digest is held already. */
   isHeld(stream: string, seq: number, digest: Uint8Array): boolean {
+    if (!this.#heldSeqs.get(stream)?.has(seq)) return false; // the usual answer, without a scan of the stream's held messages
     return (this.#held.get(stream) ?? []).some((h) => h.seq === seq && equalBytes(h.digest, digest));
+  }
+
+  #countSeq(stream: string, seq: number, delta: 1 | -1): void {
+    let counts = this.#heldSeqs.get(stream);
+    if (counts === undefined) {
+      counts = new Map();
+      this.#heldSeqs.set(stream, counts);
+    }
+    const n = (counts.get(seq) ?? 0) + delta;
+    if (n > 0) counts.set(seq, n);
+    else counts.delete(seq);
+    if (counts.size === 0) this.#heldSeqs.delete(stream);
   }
 
   /** Holds a message; returns those evicted to stay within maxHeld (oldest first). */
@@ -499,6 +517,7 @@ export class AmortisedReceiver<M> {
     list.push(h);
     this.#held.set(h.stream, list);
     this.#heldCount++;
+    this.#countSeq(h.stream, h.seq, 1);
     const evicted: HeldAmortised<M>[] = [];
     while (this.#heldCount > this.maxHeld) {
       let oldest: HeldAmortised<M> | undefined;
@@ -517,6 +536,7 @@ export class AmortisedReceiver<M> {
     if (i < 0) return;
     list.splice(i, 1);
     this.#heldCount--;
+    this.#countSeq(h.stream, h.seq, -1);
     if (list.length === 0) this.#held.delete(h.stream);
   }
 
@@ -540,12 +560,24 @@ export class AmortisedReceiver<M> {
     while (this.#manifestCount > this.maxManifests) this.#dropOldestManifest();
     const matched: HeldAmortised<M>[] = [];
     const forged: HeldAmortised<M>[] = [];
-    for (const h of [...(this.#held.get(stream) ?? [])]) {
-      if (h.seq < m.first || h.seq > m.last) continue;
-      const d = bySeq.get(h.seq);
-      this.#remove(h);
-      if (d !== undefined && equalBytes(d, h.digest)) matched.push(h);
-      else forged.push(h);
+    // One pass that keeps what the manifest does not cover (a batch settles up to 1,024 held messages at once:
+    // removing them one by one would move the rest of the list each time).
+    const held = this.#held.get(stream);
+    if (held !== undefined) {
+      const kept: HeldAmortised<M>[] = [];
+      for (const h of held) {
+        if (h.seq < m.first || h.seq > m.last) {
+          kept.push(h);
+          continue;
+        }
+        this.#heldCount--;
+        this.#countSeq(stream, h.seq, -1);
+        const d = bySeq.get(h.seq);
+        if (d !== undefined && equalBytes(d, h.digest)) matched.push(h);
+        else forged.push(h);
+      }
+      if (kept.length > 0) this.#held.set(stream, kept);
+      else this.#held.delete(stream);
     }
     matched.sort((a, b) => a.seq - b.seq);
     return { matched, forged };
@@ -583,6 +615,7 @@ export class AmortisedReceiver<M> {
   clear(): HeldAmortised<M>[] {
     const out = [...this.#held.values()].flat();
     this.#held.clear();
+    this.#heldSeqs.clear();
     this.#heldCount = 0;
     this.#manifests.clear();
     this.#highest.clear();

@@ -364,9 +364,10 @@ class RetainedSession implements ReplayCheck {
   live(): ReplayCheck {
     return {
       check: (key, seq, timestampMs) =>
-        this.#seen.has(this.#id(key, seq)) ? { ok: false, code: 'DUPLICATE' } : this.window.check(key, seq, timestampMs),
+        // No retained message accepted yet (the usual case): no id to build per live message.
+        this.#seen.size > 0 && this.#seen.has(this.#id(key, seq)) ? { ok: false, code: 'DUPLICATE' } : this.window.check(key, seq, timestampMs),
       accept: async (key, seq, timestampMs) => {
-        if (this.#seen.has(this.#id(key, seq))) throw new SecurityError('DUPLICATE', { sender: key.sender });
+        if (this.#seen.size > 0 && this.#seen.has(this.#id(key, seq))) throw new SecurityError('DUPLICATE', { sender: key.sender });
         await this.window.accept(key, seq, timestampMs);
       },
     };

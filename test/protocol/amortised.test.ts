@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TrustStore } from '../../src/certs/trust-store.js';
 import { SecurityError } from '../../src/errors.js';
-import { decodeManifest, entryDigest, sealAmortised, sealManifest } from '../../src/protocol/amortised.js';
+import { AmortisedReceiver, decodeManifest, entryDigest, sealAmortised, sealManifest } from '../../src/protocol/amortised.js';
 import { openGrant } from '../../src/protocol/grant.js';
 import { deriveGroupKeys, type GroupEpochKeys } from '../../src/protocol/group.js';
 import { KeyManager, type KeyManagerOptions, type KeyNeededEvent } from '../../src/protocol/key-manager.js';
@@ -351,5 +351,34 @@ describe('amortised mode', () => {
     for (const m of msgs) rejected.push(...(await hmi.openAmortised(m, TOPIC)).rejected);
     expect(rejected.map((e) => e.code)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE']);
     expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m2', 'm3', 'm4']);
+  });
+});
+
+describe('AmortisedReceiver bookkeeping (no cryptography)', () => {
+  const d = (n: number): Uint8Array => new Uint8Array(32).fill(n);
+  const held = (stream: string, seq: number, digest: Uint8Array, heldAt = 0) => ({ stream, seq, digest, heldAt, message: `${stream}:${seq}:${digest[0]}` });
+
+  it('knows what it holds by stream, number and digest, through holds, manifests, expiry and eviction', () => {
+    const r = new AmortisedReceiver<string>(1_000, 5, 10);
+    expect(r.isHeld('a', 1, d(1))).toBe(false);
+    r.hold(held('a', 1, d(1)));
+    r.hold(held('a', 1, d(9))); // another copy of number 1 (a forgery, say): held too
+    r.hold(held('a', 2, d(2)));
+    r.hold(held('b', 1, d(1)));
+    expect([r.isHeld('a', 1, d(1)), r.isHeld('a', 1, d(9)), r.isHeld('a', 1, d(7)), r.isHeld('a', 3, d(1)), r.isHeld('b', 1, d(1)), r.isHeld('c', 1, d(1))]).toEqual([
+      true, true, false, false, true, false,
+    ]);
+    // A manifest of stream a covering 1..1: the matching copy is released, the other one is forged; 2 stays held.
+    const settled = r.addManifest('a', [{ seq: 1, digest: d(1) }], new Uint8Array([1]), 0);
+    expect([settled.matched.map((h) => h.message), settled.forged.map((h) => h.message)]).toEqual([['a:1:1'], ['a:1:9']]);
+    expect([r.isHeld('a', 1, d(1)), r.isHeld('a', 1, d(9)), r.isHeld('a', 2, d(2)), r.heldCount]).toEqual([false, false, true, 2]);
+    // Eviction beyond maxHeld (5), oldest first, and expiry after holdMs.
+    const evicted = [3, 4, 5, 6].flatMap((n) => r.hold(held('a', n, d(n), n)));
+    expect(evicted.map((h) => h.message)).toEqual(['a:2:2']);
+    expect([r.isHeld('a', 2, d(2)), r.heldCount]).toEqual([false, 5]);
+    expect(r.expire(1_004).map((h) => h.message)).toEqual(['a:3:3', 'a:4:4', 'b:1:1']);
+    expect([r.isHeld('b', 1, d(1)), r.isHeld('a', 3, d(3)), r.isHeld('a', 5, d(5)), r.heldCount]).toEqual([false, false, true, 2]);
+    expect(r.clear().map((h) => h.message)).toEqual(['a:5:5', 'a:6:6']);
+    expect([r.isHeld('a', 5, d(5)), r.heldCount]).toEqual([false, 0]);
   });
 });
