@@ -27,8 +27,16 @@ export function groupStreamChannel(senderKeyEpoch: number, channel: string): str
   return `g${senderKeyEpoch}:${name}`;
 }
 
+/** The last group stream asked for: a stream's messages ask for the same one, message after message. */
+let lastGroup: { sender: string; senderKeyEpoch: number; channel: string; key: StreamKey } | undefined;
+
+/** A group message's replay stream; frozen, and the same object for a repeated stream (its id is then remembered). */
 export function groupStream(sender: string, senderKeyEpoch: number, channel: string, epoch: number): StreamKey {
-  return { sender, channel: groupStreamChannel(senderKeyEpoch, channel), epoch };
+  const last = lastGroup;
+  if (last !== undefined && last.key.epoch === epoch && last.sender === sender && last.senderKeyEpoch === senderKeyEpoch && last.channel === channel) return last.key;
+  const key: StreamKey = Object.freeze({ sender, channel: groupStreamChannel(senderKeyEpoch, channel), epoch });
+  lastGroup = { sender, senderKeyEpoch, channel, key };
+  return key;
 }
 
 /** Escapes '%' and '/' so a name is one storage-key segment (injective). */

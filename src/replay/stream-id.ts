@@ -53,11 +53,18 @@ export function streamPrefix(sender: string, channel: string): string {
   return prefix;
 }
 
+/** Ids of frozen keys already checked (a frozen key cannot change, so its id cannot either). */
+const frozenIds = new WeakMap<StreamKey, string>();
+
 /** The stream's id and storage key; checks every field. */
 export function streamId(key: StreamKey): string {
   if (typeof key !== 'object' || key === null) throw new TypeError('key must be { sender, channel, epoch }');
+  const known = frozenIds.get(key);
+  if (known !== undefined) return known;
   assertEpoch(key.epoch, 'key.epoch');
-  return `${streamPrefix(key.sender, key.channel)}${key.epoch}`;
+  const id = `${streamPrefix(key.sender, key.channel)}${key.epoch}`;
+  if (Object.isFrozen(key)) frozenIds.set(key, id);
+  return id;
 }
 
 /** The epoch of an id that starts with `prefix`, or undefined if the rest is not a canonical epoch. */

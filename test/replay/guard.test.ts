@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SecurityError, StorageError } from '../../src/errors.js';
 import { ReplayGuard } from '../../src/replay/guard.js';
+import { streamId } from '../../src/replay/stream-id.js';
+import { groupStream } from '../../src/protocol/streams.js';
 import { FileStorage } from '../../src/storage/file.js';
 import { MemoryStorage } from '../../src/storage/index.js';
 
@@ -294,5 +296,30 @@ describe('ReplayGuard without storage: bounded memory without a replay hole', ()
     expect(guard.stats().accepted).toBe(5000);
     // Every one of those messages, replayed, is refused.
     for (let i = 0; i < 5000; i++) expect(await deliver(guard, key(`s${i % 1000}`), i, T0 + i)).not.toBe('delivered');
+  });
+});
+
+describe('stream ids', () => {
+  it('remembers the id of a frozen key only: a key that can change is read again every time', () => {
+    const frozen = Object.freeze({ sender: 'plc/1', channel: 'g1:line/#', epoch: 3 });
+    expect(streamId(frozen)).toBe('replay/v1/plc%2F1/g1:line%2F#/3');
+    expect(streamId(frozen)).toBe(streamId({ ...frozen }));
+    const open = { sender: 'plc-1', channel: 'g1:line/#', epoch: 3 };
+    expect(streamId(open)).toBe('replay/v1/plc-1/g1:line%2F#/3');
+    open.epoch = 4;
+    open.sender = 'plc-2';
+    expect(streamId(open)).toBe('replay/v1/plc-2/g1:line%2F#/4');
+    expect(() => streamId(Object.freeze({ sender: 'plc-1', channel: 'c', epoch: -1 }))).toThrow(RangeError);
+  });
+
+  it('gives a repeated group stream the same frozen key, and a different stream its own', () => {
+    const a = groupStream('plc-1', 1, 'line/#', 7);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(groupStream('plc-1', 1, 'line/#', 7)).toBe(a);
+    for (const other of [groupStream('plc-1', 1, 'line/#', 8), groupStream('plc-1', 2, 'line/#', 7), groupStream('plc-2', 1, 'line/#', 7), groupStream('plc-1', 1, 'line/+', 7)]) {
+      expect(other).not.toBe(a);
+      expect(streamId(other)).not.toBe(streamId(a));
+    }
+    expect(groupStream('plc-1', 1, 'line/#', 7)).toEqual(a);
   });
 });
