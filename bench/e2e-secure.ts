@@ -1,4 +1,6 @@
-// The secure client end to end: SecureMqttClient (MQTT 5, QoS 1, 256-byte
+// The secure client end to end with a Falcon signature on every message
+// ("e2e.signed.*"; the amortised mode, "e2e.secure.*", is bench/e2e-amortised.ts,
+// which reuses measureE2e): SecureMqttClient (MQTT 5, QoS 1, 256-byte
 // payloads) through a Mosquitto started for the run on 127.0.0.1, one
 // publisher and one subscriber, driven by bench/mqtt-load.ts like the plain
 // baseline (bench/e2e-plain.ts): at most 16 unacknowledged publishes, at most
@@ -11,16 +13,16 @@
 // (a warm-up run: certificate announcements, key request, grant), so the
 // figures are the steady state.
 //
-// The publisher signs on its own thread; "e2e.secureWorker.*" is the same run
+// The publisher signs on its own thread; "e2e.signedWorker.*" is the same run
 // with the publisher signing on a worker thread (SIGN_ON_WORKER).
 //
-// Figures: "e2e.secure.msgPerSec" (delivered at the subscriber per second),
-// "e2e.secure.p50ms" / "e2e.secure.p99ms" (from the publish call to verified
+// Figures: "e2e.signed.msgPerSec" (delivered at the subscriber per second),
+// "e2e.signed.p50ms" / "e2e.signed.p99ms" (from the publish call to verified
 // delivery; with a full window a message also waits for the seals of the
 // messages before it: sealing is one at a time per channel).
-// "e2e.secure.ratioPlain": every measured round is paired with a round of plain
+// "e2e.signed.ratioPlain": every measured round is paired with a round of plain
 // mqtt.js clients on the same broker (PairedRounds below), and the ratio is the
-// median of the per-round ratios; "e2e.secure.pairedPlainMsgPerSec" is the
+// median of the per-round ratios; "e2e.signed.pairedPlainMsgPerSec" is the
 // median of those plain rounds (e2e.plain.* is bench/e2e-plain.ts's own run).
 // quick: 1,000 messages (after 200 warm-up), else 20,000 (after 2,000: the
 // warm-up also lets the JIT settle; a 2,000-message run measured 1,600 msg/s
@@ -113,7 +115,7 @@ export const SIGN_ON_WORKER: Partial<SecureClientOptions> = { signWorkers: { spa
 
 /** One end-to-end run: what differs between the signed and the amortised mode. */
 export interface E2eRun extends E2eSecureOptions {
-  /** 'secure' or 'amortised': the log prefix, the topic and the figures' names. */
+  /** 'signed', 'secure' (the amortised mode) or their ...Worker forms: the log prefix, the topic and the figures' names. */
   readonly name: string;
   readonly publisherOptions?: Partial<SecureClientOptions>;
   readonly subscriberOptions?: Partial<SecureClientOptions>;
@@ -191,7 +193,7 @@ export async function measureE2e(opts: E2eRun): Promise<Record<string, number>> 
 
 export async function run(opts: E2eSecureOptions = {}): Promise<Record<string, number>> {
   return {
-    ...(await measureE2e({ ...opts, name: 'secure' })),
-    ...(await measureE2e({ ...opts, name: 'secureWorker', publisherOptions: SIGN_ON_WORKER })),
+    ...(await measureE2e({ ...opts, name: 'signed' })),
+    ...(await measureE2e({ ...opts, name: 'signedWorker', publisherOptions: SIGN_ON_WORKER })),
   };
 }

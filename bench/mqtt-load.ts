@@ -346,7 +346,7 @@ export const E2E_ROUNDS = 5;
  * The amortised publishers' batching in the e2e benches: one manifest per 256 messages or 25 ms, whichever comes
  * first, so a message waits at most ~37 ms (1.5 x maxDelayMs, docs/PROTOCOL.md) for its manifest, and at these rates
  * (~12,000 msg/s) a batch fills in ~21 ms. Against the default maxBatch 64 it measured ~5% more msg/s here (one Falcon
- * signature and one manifest verification per 256 messages instead of 64); the e2e.amortised*.p50ms / p99ms figures
+ * signature and one manifest verification per 256 messages instead of 64); the e2e.secure*.p50ms / p99ms figures
  * are the latency it costs.
  */
 export const BENCH_AMORTISE = { maxBatch: 256, maxDelayMs: 25 } as const;

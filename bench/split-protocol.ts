@@ -6,7 +6,7 @@
 // hands over `unknown`, and a malformed message should fail loudly rather
 // than turn into a wrong figure.
 
-export type SplitMode = 'plain' | 'secure' | 'amortised';
+export type SplitMode = 'plain' | 'signed' | 'amortised';
 
 /** The subscriber's identity (exportIdentity), certificate bytes and the operator CA's trust anchor (encodeTrustAnchor). */
 export interface SplitCredentials {
@@ -41,7 +41,7 @@ export const HEADER_BYTES = 8;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-const isMode = (v: unknown): v is SplitMode => v === 'plain' || v === 'secure' || v === 'amortised';
+const isMode = (v: unknown): v is SplitMode => v === 'plain' || v === 'signed' || v === 'amortised';
 
 function bad(what: string, m: unknown): never {
   let shown: string;
