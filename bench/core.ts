@@ -10,6 +10,10 @@
 //   pqcleanWasmWorker  the same backend's key-centric API, which runs every call in a worker thread and
 //                      returns a Promise; timed one call at a time, each awaited (latency-bound throughput)
 //   native             the same pinned C sources, gcc -O3, in a child process (bench/native.ts, bench/native/bench.c)
+//   nativeFp           Falcon-512 sign and verify only: our f64 Falcon layer (the wasm build's C) natively, gcc -O3,
+//                      signing and verifying as ours does (expanded / prepared key; bench/native-fp.ts)
+//   liboqsJs           Open Quantum Safe's liboqs via @oqs/liboqs-js 0.15.1 (Emscripten), its synchronous API on the
+//                      main thread (bench/liboqs-js.ts)
 // Keys: "<alg>.<op>.<impl>" in ops/s (median of the rounds); bench/run.ts derives the ratios. Also
 // "core.roundSpread": the median over all figures of (fastest - slowest round) / median, a noise gauge
 // (a quiet machine gives a few hundredths; a shared one much more).
@@ -18,18 +22,20 @@
 // is checked once before it is timed.
 
 import { createRequire } from 'node:module';
+import { freeLiboqs, liboqsKem, liboqsSign } from './liboqs-js.js';
 import { NativeServer, nativeOps } from './native.js';
+import { nativeFpOps, startNativeFp } from './native-fp.js';
 import { asyncContender, interleave, median, syncContender, type Contender } from './stats.js';
 import type { BenchOptions, BenchResult } from './types.js';
 
 type Bytes = Uint8Array;
 
-interface KemImpl {
+export interface KemImpl {
   keygen(): { pk: Bytes; sk: Bytes };
   encaps(pk: Bytes): { ct: Bytes; ss: Bytes };
   decaps(ct: Bytes, sk: Bytes): Bytes;
 }
-interface SignImpl {
+export interface SignImpl {
   keygen(): { pk: Bytes; sk: Bytes };
   sign(msg: Bytes, sk: Bytes): Bytes;
   verify(sig: Bytes, msg: Bytes, pk: Bytes): boolean;
@@ -77,16 +83,16 @@ const pqclean = (): PqcleanWasm => (pqcleanWasm ??= require('pqclean/wasm/') as 
 
 type KemName = 'mlkem512' | 'mlkem768' | 'mlkem1024';
 type SignName = 'falcon512' | 'falcon1024';
-type Impl = 'ours' | 'noble' | 'pqcleanWasm';
+type Impl = 'ours' | 'noble' | 'pqcleanWasm' | 'liboqsJs';
 
 /** What is measured: every key listed here (and selected by --only) gets a figure. */
 const kemMatrix: Record<KemName, readonly Impl[]> = {
   mlkem512: ['ours', 'noble'],
-  mlkem768: ['ours', 'noble', 'pqcleanWasm'],
+  mlkem768: ['ours', 'noble', 'pqcleanWasm', 'liboqsJs'],
   mlkem1024: ['ours', 'noble'],
 };
 const signMatrix: Record<SignName, { readonly impls: readonly Impl[]; readonly ops: readonly SignOp[] }> = {
-  falcon512: { impls: ['ours', 'noble', 'pqcleanWasm'], ops: ['keygen', 'sign', 'verify'] },
+  falcon512: { impls: ['ours', 'noble', 'pqcleanWasm', 'liboqsJs'], ops: ['keygen', 'sign', 'verify'] },
   falcon1024: { impls: ['ours'], ops: ['keygen', 'sign', 'verify'] },
 };
 const workerKeys: readonly string[] = ['mlkem768.encaps', 'falcon512.sign'];
@@ -143,6 +149,8 @@ async function kemImpl(impl: Impl, name: KemName): Promise<KemImpl> {
         decaps: (ct, sk) => kem.decryptKey(sk, ct),
       };
     }
+    case 'liboqsJs':
+      return liboqsKem(name);
   }
 }
 
@@ -195,6 +203,8 @@ async function signImpl(impl: Impl, name: SignName): Promise<SignImpl> {
         verify: (sig, msg, pk) => s.verify(pk, msg, sig),
       };
     }
+    case 'liboqsJs':
+      return liboqsSign(name);
   }
 }
 
@@ -289,6 +299,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     sink ^= r instanceof Uint8Array ? r[0]! : r ? 1 : 0;
   };
   let native: NativeServer | undefined;
+  let nativeFp: NativeServer | undefined;
   const spreads: number[] = [];
 
   /** Every wanted implementation of one operation, measured with interleaved rounds. */
@@ -303,6 +314,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     if (nativeOps.includes(`${name}.${op}`) && opts.wants(`${name}.${op}.native`)) {
       native ??= await NativeServer.start(opts.log);
       contenders.push(native.contender(`${name}.${op}`));
+    }
+    if (nativeFpOps.includes(`${name}.${op}`) && opts.wants(`${name}.${op}.nativeFp`)) {
+      nativeFp ??= await startNativeFp(opts.log);
+      contenders.push(nativeFp.contender(`${name}.${op}`));
     }
     if (workerKeys.includes(`${name}.${op}`) && opts.wants(`${name}.${op}.pqcleanWasmWorker`)) {
       contenders.push(await workerContender(name, op));
@@ -362,6 +377,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     }
   } finally {
     await native?.close();
+    await nativeFp?.close();
+    freeLiboqs();
   }
 
   if (sink === 0.5) opts.log('unreachable'); // keeps the results observable

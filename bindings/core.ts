@@ -34,12 +34,12 @@ interface CoreExports {
   readonly pqc_kmac256: (out: number, outLen: number, key: number, keyLen: number, input: number, inLen: number, custom: number, customLen: number) => number;
   readonly pqc_malloc: (n: number) => number;
   readonly pqc_free: (p: number, n: number) => void;
-  readonly emscripten_stack_get_current: () => number;
-  readonly emscripten_stack_get_end: () => number;
-  readonly stackRestore: (sp: number) => void;
+  readonly pqc_stack_current: () => number;
+  readonly pqc_stack_end: () => number;
+  readonly pqc_stack_restore: (sp: number) => void;
 }
 
-export type CoreFunctions = Omit<CoreExports, 'memory' | '_initialize' | 'pqc_malloc' | 'pqc_free' | 'stackRestore'>;
+export type CoreFunctions = Omit<CoreExports, 'memory' | '_initialize' | 'pqc_malloc' | 'pqc_free' | 'pqc_stack_restore'>;
 
 /** A region of wasm memory owned by one call. */
 export interface Region {
@@ -93,6 +93,7 @@ export class WasmCore {
           throw new PqcError('ABORTED', `the wasm core aborted (exit ${code}): out of memory`);
         },
       },
+      // Imported by Emscripten-built modules only (PQC_WASM_COMPILER=emcc); the views are refreshed in heap().
       env: { emscripten_notify_memory_growth: (): void => undefined },
     };
     const instance = await WebAssembly.instantiate(module, imports);
@@ -149,15 +150,15 @@ export class WasmCore {
       regions.push(r);
       return r;
     };
-    const sp = this.raw.emscripten_stack_get_current();
+    const sp = this.raw.pqc_stack_current();
     try {
       return body(scratch);
     } catch (err) {
       if (err instanceof PqcError && err.code === 'ABORTED') this.broken = `${what}: ${err.message}`;
       throw err;
     } finally {
-      this.raw.stackRestore(sp);
-      this.heap().fill(0, Math.max(this.raw.emscripten_stack_get_end(), sp - stackWipe), sp);
+      this.raw.pqc_stack_restore(sp);
+      this.heap().fill(0, Math.max(this.raw.pqc_stack_end(), sp - stackWipe), sp);
       for (const r of regions) this.free(r);
     }
   }
@@ -200,15 +201,15 @@ export class WasmCore {
       this.kept = undefined;
       region = this.kept = this.alloc(Math.max(len, 4096));
     }
-    const sp = this.raw.emscripten_stack_get_current();
+    const sp = this.raw.pqc_stack_current();
     try {
       return body(region.ptr);
     } catch (err) {
       if (err instanceof PqcError && err.code === 'ABORTED') this.broken = `${what}: ${err.message}`;
       throw err;
     } finally {
-      this.raw.stackRestore(sp);
-      if (stackWipe > 0) this.heap().fill(0, Math.max(this.raw.emscripten_stack_get_end(), sp - stackWipe), sp);
+      this.raw.pqc_stack_restore(sp);
+      if (stackWipe > 0) this.heap().fill(0, Math.max(this.raw.pqc_stack_end(), sp - stackWipe), sp);
       if (kept) this.heap().fill(0, region.ptr, region.ptr + len);
       else this.free(region);
     }
@@ -216,6 +217,6 @@ export class WasmCore {
 
   /** Bounds of the wasm stack (for the zeroisation tests). */
   stackBounds(): { end: number; current: number } {
-    return { end: this.raw.emscripten_stack_get_end(), current: this.raw.emscripten_stack_get_current() };
+    return { end: this.raw.pqc_stack_end(), current: this.raw.pqc_stack_current() };
   }
 }

@@ -24,13 +24,14 @@ import {
   type SignKeyPair,
   type Signer,
 } from '../bindings/index.js';
+import { coreInitOptions, coreLabel } from './support/core-module.js';
 import { labelBytes, nobleSignWithSeed, toHex, withBitFlipped } from './vectors/format.js';
 
 type NobleKem = typeof ml_kem768;
 type NobleSigner = typeof nFalcon512;
 
 beforeAll(async () => {
-  await init();
+  await init(coreInitOptions());
 });
 
 const KEMS: readonly { kem: Kem; noble: NobleKem }[] = [
@@ -46,7 +47,7 @@ const SIGNERS: readonly { signer: Signer; noble: NobleSigner }[] = [
   { signer: falconPadded1024, noble: falcon1024padded },
 ];
 
-describe.each(KEMS)('$kem.name and noble', ({ kem, noble }) => {
+describe.each(KEMS)(`$kem.name (${coreLabel}) and noble`, ({ kem, noble }) => {
   const L = kem.lengths;
   const seed = (i: number, what: string, length: number): Uint8Array => labelBytes(`cross-check ${kem.name} ${i} ${what}`, length);
 
@@ -112,7 +113,7 @@ describe.each(KEMS)('$kem.name and noble', ({ kem, noble }) => {
   });
 });
 
-describe.each(SIGNERS)('$signer.name and noble', ({ signer, noble }) => {
+describe.each(SIGNERS)(`$signer.name (${coreLabel}) and noble`, ({ signer, noble }) => {
   const L = signer.lengths;
   const bytes = (what: string, length: number): Uint8Array => labelBytes(`cross-check ${signer.name} ${what}`, length);
   const messages = [new Uint8Array(0), bytes('message 1', 1), bytes('message 33', 33), bytes('message 1000', 1000)];

@@ -43,6 +43,7 @@ import {
   type Signer,
 } from '../bindings/index.js';
 import { KAT_ENTROPY, NistDrbg } from './nist-drbg.js';
+import { coreInitOptions, coreLabel } from './support/core-module.js';
 import {
   KEM_VECTORS_FILE,
   SIGNER_VECTORS_FILE,
@@ -62,7 +63,7 @@ const HEX = (bytes: Uint8Array): string => toHex(bytes).toUpperCase();
 const sha256Text = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 beforeAll(async () => {
-  await init();
+  await init(coreInitOptions());
 });
 
 // ---------------------------------------------------------------- response text
@@ -245,7 +246,7 @@ describe('NIST AES-256 CTR_DRBG (test/nist-drbg.ts)', () => {
   });
 });
 
-describe.each(KEM_KATS)('NIST KAT: $kem.name', ({ kem, single, all }) => {
+describe.each(KEM_KATS)(`NIST KAT (${coreLabel}): $kem.name`, ({ kem, single, all }) => {
   it('matches the published hash of case 0 (PQClean nistkat-sha256)', () => {
     expect(sha256Text(response(1, (outer, count) => kemCase(kem, outer, count)))).toBe(single);
   });
@@ -255,7 +256,7 @@ describe.each(KEM_KATS)('NIST KAT: $kem.name', ({ kem, single, all }) => {
   });
 });
 
-describe.each(SIGNER_KATS)('NIST KAT: $signer.name', ({ signer, single, all }) => {
+describe.each(SIGNER_KATS)(`NIST KAT (${coreLabel}): $signer.name`, ({ signer, single, all }) => {
   it('matches the published hash of case 0', () => {
     expect(sha256Text(response(1, (outer, count) => signerCase(signer, outer, count)))).toBe(single);
   });
@@ -321,7 +322,7 @@ const SIGNERS = [
   { signer: falconPadded1024, noble: falcon1024padded },
 ];
 
-describe('fixed vectors (test/vectors/)', () => {
+describe(`fixed vectors (test/vectors/, ${coreLabel})`, () => {
   it('cover every parameter set with a few cases, and stay small', () => {
     expect(Object.keys(kemVectors.sets).sort()).toEqual(KEMS.map(({ kem }) => kem.name).sort());
     expect(Object.keys(signerVectors.sets).sort()).toEqual(SIGNERS.map(({ signer }) => signer.name).sort());

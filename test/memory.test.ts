@@ -8,13 +8,14 @@ import { kmac256 } from '../bindings/ae.js';
 import type { WasmCore } from '../bindings/core.js';
 import { getCore } from '../bindings/state.js';
 import { flipBit, seq } from './helpers.js';
+import { coreInitOptions, coreLabel } from './support/core-module.js';
 
 let core: WasmCore;
 let frees: { ptr: number; len: number; nonZero: number }[] = [];
 let originalFree: WasmCore['rawFree'];
 
 beforeAll(async () => {
-  await init();
+  await init(coreInitOptions());
   core = getCore();
   originalFree = core.rawFree;
   core.rawFree = (ptr, len) => {
@@ -67,7 +68,7 @@ function expectNowhereInMemory(secret: Uint8Array, label: string): void {
   }
 }
 
-describe('zeroisation', () => {
+describe(`zeroisation (${coreLabel})`, () => {
   it('the allocator wrap sees frees and would catch a region left dirty', () => {
     // Proves the check can fail: free a region without the bindings' wipe.
     const region = core.alloc(64);

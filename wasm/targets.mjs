@@ -31,17 +31,20 @@ export const falconBasePrefix = 'PQCLEAN_FALCON512_CLEAN_';
  */
 export const commonSources = ['common/fips202.c', 'common/aes.c', 'common/sp800-185.c'];
 
-/** The headers of common/ that the compiled files include (pinned by the lock like the sources). */
-export const commonHeaders = ['common/fips202.h', 'common/aes.h', 'common/sp800-185.h', 'common/randombytes.h'];
+/** The headers of common/ that the compiled files include (pinned by the lock like the sources; the clang build sees nothing else). */
+export const commonHeaders = ['common/fips202.h', 'common/aes.h', 'common/sp800-185.h', 'common/randombytes.h', 'common/compat.h'];
 
 /** Our own C, relative to the repository root. */
 export const nativeSources = [
   'native/src/pqc_memory.c',
+  'native/src/pqc_heap.c',
   'native/src/pqc_random.c',
   'native/src/pqc_kem.c',
   'native/src/pqc_sign.c',
   'native/src/pqc_info.c',
   'native/src/pqc_ae.c',
+  'native/src/pqc_stack.c',
+  'native/src/pqc_stack.S',
 ];
 
 /**
@@ -102,20 +105,24 @@ export const exportedFunctions = [
   'pqc_malloc',
   'pqc_free',
   'pqc_memzero',
-  'emscripten_stack_get_current',
-  'emscripten_stack_get_end',
-  'emscripten_stack_get_base',
+  'pqc_stack_current',
+  'pqc_stack_restore',
+  'pqc_stack_end',
 ];
-export const allowedImports = [
-  'pqc.random_fill',
-  'wasi_snapshot_preview1.proc_exit',
-  'env.emscripten_notify_memory_growth',
-];
+/** What each compiler's module may import (bindings/core.ts provides all of them). */
+export const clangAllowedImports = ['pqc.random_fill', 'wasi_snapshot_preview1.proc_exit'];
+export const emccAllowedImports = ['pqc.random_fill', 'wasi_snapshot_preview1.proc_exit', 'env.emscripten_notify_memory_growth'];
 
 /** The same flags for every object; -ffile-prefix-map keeps build paths out of the binary. */
 // -ffp-contract=off: no fused multiply-add, whose single rounding would change Falcon's results;
 // -mnontrapping-fptoint: plain f64-to-int conversions instead of range-checked branches.
 export const compileFlags = ['-O3', '-ffp-contract=off', '-mnontrapping-fptoint', '-Wall', '-Wno-unused-function'];
+/** wasm32-wasip1: wasi-libc's headers and libc (dlmalloc), no system interface imported beyond proc_exit. */
+// clang 21 turns on reference types and multi-value by default; neither is needed, and leaving them off keeps
+// the module loadable by every engine the README names (Chrome/Edge 91+ among them).
+const clangFeatures = ['-mno-reference-types', '-mno-multivalue'];
+export const clangCompileFlags = ['--target=wasm32-wasip1', ...clangFeatures, ...compileFlags];
+export const emccCompileFlags = compileFlags;
 
 /**
  * Extra flags for some units, by path (matched against the file's path; the first matching rule applies).
@@ -130,10 +137,15 @@ export const compileFlags = ['-O3', '-ffp-contract=off', '-mnontrapping-fptoint'
  *   measurable from the same flags but cost kilobytes.
  * - Falcon's vrfy.c (the mod-q NTT: verification, and key generation's and key expansion's integer
  *   steps) with SIMD: verification ~1.2x faster.
- * - Falcon's key generation (the pinned keygen.c, through our f64_keygen.c wrapper) at -Os: it runs once
- *   per identity, and -Os saved 4.3 KB gzipped (~12% slower key generation, 120 instead of 137 keys/s,
- *   still 1.6x native), which pays for the AE below within the 60 KiB budget. Same results (the KATs
- *   and the exactness test compare them). Both builds: the strict one compiles the pinned keygen.c itself.
+ * - Falcon's key generation (the pinned keygen.c, through our f64_keygen.c wrapper) at -Oz: it runs once
+ *   per identity. With emcc, -Os saved 4.3 KB gzipped (~12% slower key generation, still 1.6x native);
+ *   LLVM 21 inlines more, and -Oz keeps it near emcc's size.
+ * - The parts of ML-KEM and Falcon that only move bytes or call Keccak (kem.c, indcpa.c, polyvec.c, cbd.c,
+ *   symmetric-shake.c; Falcon's codec.c, common.c and each variant's pqclean.c; our API layer) at -Os: with
+ *   clang 21 from @yowasp/clang (52 KB gzipped with everything else at -O3 and binaryen's wasm-opt, over the
+ *   budget once the readable glue is counted) this and keygen at -Oz gave 50.2 KB (gzip -9), with no
+ *   slowdown we could tell from the noise of interleaved rounds; the bench's same-run ratios are the check.
+ *   fips202.c (Keccak) stays at -O3: at -Os ML-KEM ran ~10% slower.
  * Vector code is still branch-free where the scalar code was: the vectoriser adds only loop-count and
  * aliasing checks on pointers and lengths, never on data.
  * The native benchmark (bench/native.ts) keeps the plain compileFlags: gcc -O3, no LTO.
@@ -146,12 +158,51 @@ export const compileFlags = ['-O3', '-ffp-contract=off', '-mnontrapping-fptoint'
  */
 export const unitFlags = [
   { match: /\/common\/(aes|sp800-185)\.c$|\/native\/src\/pqc_ae\.c$/, flags: ['-Os'] },
-  { match: /\/native\/falcon_fpr\/f64_keygen\.c$|\/crypto_sign\/falcon-512\/clean\/keygen\.c$/, flags: ['-Os'] },
+  { match: /\/native\/falcon_fpr\/f64_keygen\.c$|\/crypto_sign\/falcon-512\/clean\/keygen\.c$/, flags: ['-Oz'] },
+  {
+    match:
+      /\/crypto_kem\/ml-kem-(512|768|1024)\/clean\/(kem|indcpa|polyvec|cbd|symmetric-shake)\.c$|\/crypto_sign\/falcon-512\/clean\/(codec|common)\.c$|\/crypto_sign\/falcon-[a-z0-9-]*\/clean\/pqclean\.c$|\/native\/src\/pqc_(kem|sign|info|memory|heap|random)\.c$/,
+    flags: ['-Os'],
+  },
   { match: /\/crypto_kem\/ml-kem-(512|768|1024)\/clean\/(ntt|reduce|poly)\.c$/, flags: ['-msimd128', '-flto', '-fno-unroll-loops'] },
   { match: /\/crypto_sign\/falcon-512\/clean\/vrfy\.c$/, flags: ['-msimd128', '-fno-unroll-loops'] },
 ];
 
-export const linkFlags = [
+/**
+ * The same module from either linker. Emscripten's settings and their wasm-ld
+ * equivalents: STANDALONE_WASM --no-entry = a reactor (crt1-reactor's
+ * _initialize); TOTAL_STACK = -z stack-size; INITIAL_MEMORY = --initial-memory;
+ * ALLOW_MEMORY_GROWTH = --max-memory (2 GiB, as emcc's default maximum);
+ * no malloc setting: native/src/pqc_heap.c replaces the C library's allocator in both builds.
+ */
+export const clangLinkFlags = [
+  '--target=wasm32-wasip1',
+  ...clangFeatures,
+  '-O3',
+  '-msimd128',
+  '-mexec-model=reactor',
+  '-Wl,-z,stack-size=262144',
+  '-Wl,--initial-memory=1048576',
+  '-Wl,--max-memory=2147483648',
+  // No name section or producers section: smaller, and nothing of the build machine in the binary.
+  '-Wl,--strip-all',
+];
+
+/**
+ * binaryen's wasm-opt (the npm package `binaryen`, pinned) after wasm-ld, as emcc runs its own after linking:
+ * it merges the functions that ML-KEM's three parameter sets compile identically and saves ~2 KB gzipped.
+ * The features are the ones the module may use; wasm-opt refuses a module that uses any other.
+ */
+export const wasmOptFlags = [
+  '-O3',
+  '--enable-simd',
+  '--enable-bulk-memory',
+  '--enable-sign-ext',
+  '--enable-nontrapping-float-to-int',
+  '--enable-mutable-globals',
+];
+
+export const emccLinkFlags = [
   '-O3',
   // The SIMD (and LTO) units above: lets the linker and binaryen's optimiser accept and keep vector code.
   '-msimd128',
@@ -166,5 +217,6 @@ export const linkFlags = [
   '-sINITIAL_MEMORY=1048576',
   '-sFILESYSTEM=0',
   '-sASSERTIONS=0',
-  '-sMALLOC=emmalloc',
+  // native/src/pqc_heap.c is the allocator, as in the clang build.
+  '-sMALLOC=none',
 ];

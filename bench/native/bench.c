@@ -14,10 +14,10 @@
  *   interleave native rounds with the JavaScript implementations' rounds, so that all of them see the
  *   same load on a shared machine.
  *
- * A round repeats one operation until at least ROUND_MS have passed and at least MIN_OPS operations
- * were done; its figure is ops / elapsed. Inputs (one key pair, one ciphertext, one signature of a
- * 256-byte message per algorithm) are made and checked on first use (decapsulation recovers the
- * secret, the signature verifies); timed operations write to separate buffers and never change them.
+ * Rounds and serve mode are rounds.c's (shared with bench-fp.c). Inputs (one key pair, one ciphertext,
+ * one signature of a 256-byte message per algorithm) are made and checked on first use (decapsulation
+ * recovers the secret, the signature verifies); timed operations write to separate buffers and never
+ * change them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "randombytes.h"
+#include "rounds.h"
 
 #include "crypto_kem/ml-kem-512/clean/api.h"
 #include "crypto_kem/ml-kem-768/clean/api.h"
@@ -170,51 +170,17 @@ static void run_once(const op_t *op) {
     }
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+/* rounds.h's shape of lookup and run: the one timing loop both native drivers share. */
+static void run_op(const void *op) {
+    run_once((const op_t *)op);
 }
 
-static void warm_up(const op_t *op, double warmup_s) {
-    if (warmup_s <= 0) return;
-    double start = now_s();
-    do run_once(op);
-    while (now_s() - start < warmup_s);
-}
-
-/* One round: ops/s. */
-static double round_once(const op_t *op, double round_s, long min_ops) {
-    long ops = 0;
-    double start = now_s(), elapsed;
-    do {
-        run_once(op);
-        ops++;
-        elapsed = now_s() - start;
-    } while (elapsed < round_s || ops < min_ops);
-    return (double)ops / elapsed;
-}
-
-static int serve(void) {
-    char line[256], key[64];
-    double warmup_ms, round_ms;
-    long min_ops;
-    while (fgets(line, sizeof line, stdin)) {
-        if (sscanf(line, "%63s %lf %lf %ld", key, &warmup_ms, &round_ms, &min_ops) != 4 || round_ms <= 0 || min_ops < 1) {
-            printf("error bad request\n");
-        } else {
-            op_t op;
-            int rc = lookup(key, &op);
-            if (rc == -1) printf("error unknown key %s\n", key);
-            else if (rc == -2) printf("error %s: self-check failed\n", key);
-            else {
-                warm_up(&op, warmup_ms / 1000.0);
-                printf("%.3f\n", round_once(&op, round_ms / 1000.0, min_ops));
-            }
-        }
-        fflush(stdout);
-    }
-    return 0;
+static int serve_lookup(const char *key, bench_run_fn *run, const void **op) {
+    static op_t current;
+    int rc = lookup(key, &current);
+    *run = run_op;
+    *op = &current;
+    return rc;
 }
 
 static const char *all_keys[] = {
@@ -261,7 +227,7 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    if (serve_mode) return serve();
+    if (serve_mode) return bench_serve(serve_lookup);
     if (rounds < 1 || round_ms <= 0 || min_ops < 1) {
         fprintf(stderr, "bad options\n");
         return 1;
@@ -277,10 +243,10 @@ int main(int argc, char **argv) {
             return 3;
         }
         fprintf(stderr, "native: %s\n", all_keys[k]);
-        warm_up(&op, warmup_ms / 1000.0);
+        bench_warm_up(run_op, &op, warmup_ms / 1000.0);
         printf("%s\n  \"%s\": [", first ? "" : ",", all_keys[k]);
         first = 0;
-        for (int r = 0; r < rounds; r++) printf("%s%.3f", r ? ", " : "", round_once(&op, round_ms / 1000.0, min_ops));
+        for (int r = 0; r < rounds; r++) printf("%s%.3f", r ? ", " : "", bench_round(run_op, &op, round_ms / 1000.0, min_ops));
         printf("]");
         fflush(stdout);
     }

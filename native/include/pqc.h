@@ -137,6 +137,11 @@ PQC_EXPORT void *pqc_malloc(size_t n);
 PQC_EXPORT void pqc_free(void *p, size_t n);
 PQC_EXPORT void pqc_memzero(void *p, size_t n);
 
+/* The wasm stack, for the bindings' wipe after each call (pqc_stack.S, pqc_stack.c). */
+PQC_EXPORT uintptr_t pqc_stack_current(void);
+PQC_EXPORT void pqc_stack_restore(uintptr_t sp);
+PQC_EXPORT uintptr_t pqc_stack_end(void);
+
 /* Randomness bridge (pqc_random.c). */
 int pqc_random_preset(const uint8_t *seed, size_t len);
 int pqc_random_finish(void);
