@@ -4,7 +4,7 @@
 //   command to run on that system, before a single test runs.
 // - The emcc-built module: wherever Emscripten's emcc is installed (and in CI, CI=true, where this
 //   installs Debian's emscripten), both modules are built with emcc into wasm/build/emcc/, and
-//   vitest.config.ts runs the KAT, cross-check and memory tests against it too. Without emcc they are
+//   vitest.config.ts runs the KAT, cross-check, memory and heap tests against it too. Without emcc they are
 //   not run, and this says so.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -59,10 +59,10 @@ if (packages.length > 0) {
 
 if (onPath('emcc')) {
   const version = execFileSync('emcc', ['--version'], { encoding: 'utf8', env: { ...process.env, NODE_PATH: '/usr/share/nodejs' } }).split('\n')[0];
-  say(`${version}: building both modules with emcc into wasm/build/emcc/ for the KAT, cross-check and memory tests`);
+  say(`${version}: building both modules with emcc into wasm/build/emcc/ for the KAT, cross-check, memory and heap tests`);
   const r = spawnSync(process.execPath, [join(root, 'wasm', 'build.mjs'), '--compiler', 'emcc', '--out-dir', EMCC_DIR], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 } else {
   rmSync(EMCC_DIR, { recursive: true, force: true });
-  say('emcc is not installed: the KAT, cross-check and memory tests run against the default (clang) build only');
+  say('emcc is not installed: the KAT, cross-check, memory and heap tests run against the default (clang) build only');
 }

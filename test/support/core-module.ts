@@ -1,5 +1,5 @@
 // Which wasm module the core tests load. By default the package's own (wasm/pqc.wasm, built by clang from
-// @yowasp/clang). vitest.config.ts runs the KAT, cross-check and memory files a second time, as the "emcc"
+// @yowasp/clang). vitest.config.ts runs the KAT, cross-check, memory and heap files a second time, as the "emcc"
 // project, with PQC_TEST_WASM naming the module that Emscripten built (scripts/test-setup.mjs builds it
 // wherever emcc is installed), so the same assertions prove both compilers' output.
 import { readFileSync } from 'node:fs';
