@@ -16,11 +16,11 @@ import { hybridEncapsulate } from '../src/crypto/hybrid-kem.js';
 import { seededRandom } from '../src/crypto/random.js';
 import { AES_KEY_BYTES, AES_NONCE_BYTES, hkdf } from '../src/crypto/webcrypto.js';
 import { generateIdentity, type Identity } from '../src/identity/index.js';
-import { ByteWriter } from '../src/protocol/codec.js';
+import { ByteWriter } from '../src/wire/codec.js';
 import { sealDirect } from '../src/protocol/direct.js';
 import { sealGrant, sealKeyRequest, type GrantPayload } from '../src/protocol/grant.js';
 import { deriveGroupKeys, sealGroup } from '../src/protocol/group.js';
-import { LABELS } from '../src/protocol/labels.js';
+import { LABELS } from '../src/wire/labels.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');

@@ -4,14 +4,17 @@
 // the certificate holds its secret key.
 
 import { falcon512 } from '../../bindings/index.js';
+import { checkNow } from '../clock.js';
+import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 import { ConfigError, SecurityError } from '../errors.js';
-import { ByteReader, ByteWriter, boundInput } from '../protocol/codec.js';
-import { LABELS } from '../protocol/labels.js';
 import type { Identity } from '../identity/identity.js';
+import { equalBytes } from '../wire/bytes.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { FORMAT_VERSION, TYPE } from '../wire/encoding-ids.js';
+import { malformed, unsupported } from '../wire/fields.js';
+import { LABELS, signedMessage } from '../wire/labels.js';
 import { MAX_CERTIFICATE_BYTES, decodeCertificate, type Certificate } from './certificate.js';
 import type { TrustStore } from './trust-store.js';
-import { FORMAT_VERSION, TYPE, checkNow, equalBytes, malformed, signedMessage, unsupported } from './wire.js';
-import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 const MAX_SIGNATURE = falcon512.lengths.signature;
 

@@ -2,13 +2,15 @@
 // public key) is the root of trust every participant is provisioned with out
 // of band; it is not signed, so compare its fingerprint when installing it.
 
-import { LABELS } from '../protocol/labels.js';
 import { shake256, type SignKeyPair } from '../../bindings/index.js';
 import { ConfigError } from '../errors.js';
-import { ByteReader, ByteWriter, boundInput } from '../protocol/codec.js';
-import { validateSubjectId, MAX_SUBJECT_BYTES } from '../identity/subject.js';
+import { equalBytes } from '../wire/bytes.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { FORMAT_VERSION, TYPE } from '../wire/encoding-ids.js';
+import { malformed, readSubject, unsupported } from '../wire/fields.js';
+import { LABELS, signedMessage } from '../wire/labels.js';
+import { validateSubjectId, MAX_SUBJECT_BYTES } from '../wire/subject-id.js';
 import { SIGNATURE_SUITES, checkSignatureSuite, signatureSuiteFromId, type SignatureSuite } from './suites.js';
-import { FORMAT_VERSION, TYPE, equalBytes, malformed, readSubject, signedMessage, unsupported } from './wire.js';
 
 /** The root of trust: whose signatures certificates and revocation lists must carry. */
 export interface TrustAnchor {

@@ -4,15 +4,17 @@
 // LABELS.certificate || tbs, where tbs is every byte before the signature.
 
 import { falcon512, mlKem768 } from '../../bindings/index.js';
+import { checkNow } from '../clock.js';
 import { SecurityError } from '../errors.js';
-import { ByteReader, ByteWriter, boundInput } from '../protocol/codec.js';
-import { LABELS } from '../protocol/labels.js';
-import { MAX_SUBJECT_BYTES, validateSubjectId } from '../identity/subject.js';
 import type { PublicKeys } from '../identity/identity.js';
-import { topicMatches, filterCovers, validateTopicFilter, isValidTopicName, isValidTopicFilter } from '../mqtt/topic.js';
+import { topicMatches, filterCovers, validateTopicFilter, isValidTopicName, isValidTopicFilter } from '../topic/grammar.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { FORMAT_VERSION, TYPE } from '../wire/encoding-ids.js';
+import { MAX_FILTER_BYTES, encodeUtf8, malformed, readFilter, readSubject, unsupported } from '../wire/fields.js';
+import { LABELS } from '../wire/labels.js';
+import { MAX_SUBJECT_BYTES, validateSubjectId } from '../wire/subject-id.js';
 import { signAsAuthority, verifyByAnchor, type CertificateAuthority, type TrustAnchor } from './authority.js';
 import { KEY_SUITE_ID, SIGNATURE_SUITES, signatureSuiteFromId, type SignatureSuite } from './suites.js';
-import { FORMAT_VERSION, MAX_FILTER_BYTES, TYPE, checkNow, encodeUtf8, malformed, readFilter, readSubject, unsupported } from './wire.js';
 
 export {
   CertificateAuthority,

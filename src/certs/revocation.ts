@@ -4,13 +4,14 @@
 // LABELS.revocationList || tbs.
 
 import { SecurityError } from '../errors.js';
-import { ByteReader, ByteWriter, boundInput } from '../protocol/codec.js';
-import { LABELS } from '../protocol/labels.js';
-import { MAX_SUBJECT_BYTES, validateSubjectId } from '../identity/subject.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { FORMAT_VERSION, TYPE } from '../wire/encoding-ids.js';
+import { malformed, readSubject, unsupported } from '../wire/fields.js';
+import { LABELS } from '../wire/labels.js';
+import { MAX_SUBJECT_BYTES, validateSubjectId } from '../wire/subject-id.js';
 import { signAsAuthority, verifyByAnchor, type CertificateAuthority, type TrustAnchor } from './authority.js';
 import type { Certificate } from './certificate.js';
 import { SIGNATURE_SUITES, signatureSuiteFromId, type SignatureSuite } from './suites.js';
-import { FORMAT_VERSION, TYPE, malformed, readSubject, unsupported } from './wire.js';
 
 /**
  * One revoked thing:

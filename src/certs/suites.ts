@@ -2,9 +2,9 @@
 // the subject's keys and the suite of the CA's signature over it.
 
 import { falcon512, falcon1024, type Signer } from '../../bindings/index.js';
-import { unsupported } from './wire.js';
+import { unsupported } from '../wire/fields.js';
 
-export { KEY_SUITE_ID } from './wire.js';
+export { KEY_SUITE_ID } from '../wire/encoding-ids.js';
 
 /** A CA's signature algorithm. */
 export type SignatureSuite = 'falcon512' | 'falcon1024';

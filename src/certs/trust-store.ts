@@ -6,12 +6,14 @@
 
 import { shake256 } from '../../bindings/index.js';
 import { ConfigError, SecurityError, StorageError } from '../errors.js';
-import { LABELS } from '../protocol/labels.js';
+import { checkNow } from '../clock.js';
 import type { Storage } from '../storage/types.js';
+import { equalBytes } from '../wire/bytes.js';
+import { encodeUtf8 } from '../wire/fields.js';
+import { LABELS } from '../wire/labels.js';
 import { decodeTrustAnchor, encodeTrustAnchor, sameTrustAnchor, verifyByAnchor, type TrustAnchor } from './authority.js';
 import { decodeCertificate, mayPublish, maySubscribe, verifyCertificate, type Certificate } from './certificate.js';
 import { isRevoked, revocationEntryFor, verifyRevocationList, type RevocationList } from './revocation.js';
-import { checkNow, encodeUtf8, equalBytes } from './wire.js';
 
 export interface TrustStoreOptions {
   /** Where the state lives across restarts; without it the store is in memory only. */

@@ -3,8 +3,8 @@
 // these topics is itself signed and verified (certificate announcements,
 // revocation lists, key requests, grants).
 
-import { validateSubjectId } from '../identity/subject.js';
-import { topicMatches, validateTopicName } from '../mqtt/topic.js';
+import { topicMatches, validateTopicName } from '../topic/grammar.js';
+import { validateSubjectId } from '../wire/subject-id.js';
 
 export type ControlKind = 'cert' | 'crl' | 'grant' | 'key-request';
 

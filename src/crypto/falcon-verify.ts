@@ -7,7 +7,7 @@
 // memory when the verifier is collected).
 
 import { falcon512, type Verifier } from '../../bindings/index.js';
-import { equalBytes } from './webcrypto.js';
+import { equalBytes } from '../wire/bytes.js';
 
 interface Prepared {
   readonly verifier: Verifier;

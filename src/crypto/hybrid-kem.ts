@@ -15,9 +15,10 @@
 // inputs are fixed-length, so the concatenation is unambiguous.
 
 import { mlKem768 } from '../../bindings/index.js';
-import { LABELS } from '../protocol/labels.js';
+import { concatBytes } from '../wire/bytes.js';
+import { LABELS } from '../wire/labels.js';
 import type { RandomSource } from './random.js';
-import { X25519_BYTES, concatBytes, hkdf, sha256, x25519Derive, x25519Generate, x25519PublicFromPrivate } from './webcrypto.js';
+import { X25519_BYTES, hkdf, sha256, x25519Derive, x25519Generate, x25519PublicFromPrivate } from './webcrypto.js';
 
 export const HYBRID_LENGTHS = Object.freeze({
   mlKemPublicKey: mlKem768.lengths.publicKey, // 1184

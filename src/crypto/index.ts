@@ -1,5 +1,6 @@
 // Cryptographic building blocks of the protocol: WebCrypto wrappers, the
-// hybrid ML-KEM-768 + X25519 KEM, and randomness sources.
+// hybrid ML-KEM-768 + X25519 KEM, and randomness sources. (Byte comparison and
+// concatenation are not cryptography: src/wire/bytes.ts.)
 export {
   AES_KEY_BYTES,
   AES_NONCE_BYTES,
@@ -7,12 +8,11 @@ export {
   X25519_BYTES,
   aesGcmOpen,
   aesGcmSeal,
-  concatBytes,
-  equalBytes,
   hkdf,
   importAesKey,
   sha256,
   x25519Derive,
+  x25519ExportPrivate,
   x25519Generate,
   x25519ImportPrivate,
   x25519PublicFromPrivate,

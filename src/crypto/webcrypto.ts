@@ -1,5 +1,6 @@
 // Thin wrappers over WebCrypto (globalThis.crypto.subtle): AES-256-GCM with
-// associated data, HKDF-SHA-256, SHA-256 and X25519. No primitive is written
+// associated data, HKDF-SHA-256, SHA-256 and X25519 (the one X25519 of the
+// SDK: identities and the hybrid KEM both use it). No primitive is written
 // here; these only fix the parameters, convert to Uint8Array, wipe the
 // intermediate buffers they own, and turn an authentication failure into a
 // SecurityError('DECRYPT_FAILED').
@@ -69,32 +70,47 @@ export async function aesGcmOpen(key: CryptoKey, nonce: Uint8Array, ciphertext: 
   }
 }
 
-// The X25519 base point u = 9: X25519(k, 9) is k's public key, so a private
-// key never has to be extractable to learn its public half.
+// X25519 key pairs. WebCrypto imports a private scalar only as PKCS#8 or JWK,
+// so a 32-byte scalar is wrapped in the fixed 16-byte PKCS#8 prefix of RFC 8410
+// (an encoding, not a primitive). A public key is computed as X25519(k, 9)
+// (RFC 7748, section 6.1), so a private key never has to be extractable, nor
+// exported as a JWK string, to learn its public half.
 const BASE_POINT = new Uint8Array(32);
 BASE_POINT[0] = 9;
 
-// PKCS#8 wrapping of a raw X25519 private key (RFC 8410): the only raw import
-// WebCrypto offers for private keys.
+/** PrivateKeyInfo { v1, id-X25519 (1.3.101.110), OCTET STRING { OCTET STRING (32) } } minus the key. */
 const PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
 
 export interface X25519KeyPair {
-  /** Raw 32-byte public key (u-coordinate). */
+  /** The raw 32-byte public key (u-coordinate). */
   readonly publicKey: Uint8Array;
-  /** Non-extractable private key. */
+  /** The private key; extractable only if it was created or imported extractable. */
   readonly privateKey: CryptoKey;
 }
 
-/** Imports a raw 32-byte X25519 private key as a non-extractable CryptoKey. */
-export async function x25519ImportPrivate(raw: Uint8Array): Promise<CryptoKey> {
+/** Imports a raw 32-byte X25519 private key (scalar; WebCrypto clamps it on use), non-extractable unless asked. */
+export async function x25519ImportPrivate(raw: Uint8Array, extractable = false): Promise<CryptoKey> {
   len(raw, X25519_BYTES, 'X25519 private key');
   const pkcs8 = new Uint8Array(PKCS8_PREFIX.length + X25519_BYTES);
   try {
     pkcs8.set(PKCS8_PREFIX);
     pkcs8.set(raw, PKCS8_PREFIX.length);
-    return await subtle().importKey('pkcs8', buf(pkcs8), { name: 'X25519' }, false, ['deriveBits']);
+    return await subtle().importKey('pkcs8', buf(pkcs8), { name: 'X25519' }, extractable, ['deriveBits']);
   } finally {
     pkcs8.fill(0); // held a copy of the private key
+  }
+}
+
+/** The 32-byte private scalar of an extractable key (the caller wipes it). */
+export async function x25519ExportPrivate(privateKey: CryptoKey): Promise<Uint8Array> {
+  if (!privateKey.extractable) throw new TypeError('the X25519 private key is not extractable');
+  const pkcs8 = new Uint8Array(await subtle().exportKey('pkcs8', privateKey));
+  try {
+    const prefixOk = pkcs8.length === PKCS8_PREFIX.length + X25519_BYTES && PKCS8_PREFIX.every((b, i) => pkcs8[i] === b);
+    if (!prefixOk) throw new Error(`unexpected PKCS#8 form for an X25519 key (${pkcs8.length} bytes)`);
+    return pkcs8.slice(PKCS8_PREFIX.length);
+  } finally {
+    pkcs8.fill(0); // held the scalar
   }
 }
 
@@ -117,41 +133,21 @@ export async function x25519Derive(privateKey: CryptoKey, publicKey: Uint8Array)
 }
 
 /**
- * A key pair: from a 32-byte `seed` (used as the raw private key, for
- * known-answer tests) or fresh from the platform.
+ * A key pair: from a 32-byte `seed` (used as the raw private key: known-answer
+ * tests, identities derived from a seed) or fresh from the platform. The
+ * private key is non-extractable unless `extractable`.
  */
-export async function x25519Generate(seed?: Uint8Array): Promise<X25519KeyPair> {
+export async function x25519Generate(seed?: Uint8Array, extractable = false): Promise<X25519KeyPair> {
   if (seed === undefined) {
-    const pair = (await subtle().generateKey({ name: 'X25519' }, false, ['deriveBits'])) as CryptoKeyPair;
+    const pair = (await subtle().generateKey({ name: 'X25519' }, extractable, ['deriveBits'])) as CryptoKeyPair;
     const publicKey = new Uint8Array(await subtle().exportKey('raw', pair.publicKey));
     return { publicKey, privateKey: pair.privateKey };
   }
-  const privateKey = await x25519ImportPrivate(seed);
+  const privateKey = await x25519ImportPrivate(seed, extractable);
   return { publicKey: await x25519PublicFromPrivate(privateKey), privateKey };
 }
 
 /** The raw public key of a private key (X25519 with the base point). */
 export async function x25519PublicFromPrivate(privateKey: CryptoKey): Promise<Uint8Array> {
   return x25519Derive(privateKey, BASE_POINT);
-}
-
-/** Constant-time equality of two byte strings (length is not secret). */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
-/** Concatenation (a new buffer). */
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

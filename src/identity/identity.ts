@@ -3,15 +3,17 @@
 // export holds every secret key in the clear: store it only encrypted (a
 // keystore does that; it is not part of this module).
 
-import { LABELS } from '../protocol/labels.js';
 import { PqcError, falcon512, init, mlKem768, shake256, type ExpandedSigningKey, type KemKeyPair, type SignKeyPair } from '../../bindings/index.js';
+import { X25519_BYTES, x25519ExportPrivate, x25519Generate, type X25519KeyPair } from '../crypto/webcrypto.js';
 import { ConfigError, SecurityError } from '../errors.js';
-import { ByteReader, ByteWriter, boundInput } from '../protocol/codec.js';
-import { FORMAT_VERSION, KEY_SUITE_ID, TYPE, equalBytes, malformed, readSubject, unsupported } from '../certs/wire.js';
-import { validateSubjectId } from './subject.js';
-import { X25519_KEY_BYTES, exportX25519Scalar, generateX25519, x25519FromScalar, type X25519KeyPair } from './x25519.js';
+import { equalBytes } from '../wire/bytes.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { FORMAT_VERSION, KEY_SUITE_ID, TYPE } from '../wire/encoding-ids.js';
+import { malformed, readSubject, unsupported } from '../wire/fields.js';
+import { LABELS } from '../wire/labels.js';
+import { validateSubjectId } from '../wire/subject-id.js';
 
-export type { X25519KeyPair } from './x25519.js';
+export type { X25519KeyPair } from '../crypto/webcrypto.js';
 
 /** The public half of an identity: what a certificate binds to the subject id. */
 export interface PublicKeys {
@@ -26,7 +28,7 @@ export interface PublicKeys {
 export const PUBLIC_KEY_LENGTHS = Object.freeze({
   falcon: falcon512.lengths.publicKey,
   mlKem: mlKem768.lengths.publicKey,
-  x25519: X25519_KEY_BYTES,
+  x25519: X25519_BYTES,
 });
 
 /** Seed derivation labels (domain separation for deterministic identities). */
@@ -152,7 +154,7 @@ export async function generateIdentity(id: string, options: GenerateIdentityOpti
   if (seed === undefined) {
     const falcon = falcon512.keygen();
     const mlKem = mlKem768.keygen();
-    return new Identity(CONSTRUCT, id, falcon, mlKem, await generateX25519(extractable));
+    return new Identity(CONSTRUCT, id, falcon, mlKem, await x25519Generate(undefined, extractable));
   }
   if (!(seed instanceof Uint8Array)) throw new TypeError('seed must be a Uint8Array');
   if (seed.length < SEED_BYTES.min || seed.length > SEED_BYTES.max) {
@@ -160,11 +162,11 @@ export async function generateIdentity(id: string, options: GenerateIdentityOpti
   }
   const falconSeed = deriveSeed(SEED_LABELS.falcon, id, seed, falcon512.lengths.keygenSeed);
   const mlKemSeed = deriveSeed(SEED_LABELS.mlKem, id, seed, mlKem768.lengths.keygenSeed);
-  const x25519Seed = deriveSeed(SEED_LABELS.x25519, id, seed, X25519_KEY_BYTES);
+  const x25519Seed = deriveSeed(SEED_LABELS.x25519, id, seed, X25519_BYTES);
   try {
     const falcon = falcon512.keygen(falconSeed);
     const mlKem = mlKem768.keygen(mlKemSeed);
-    return new Identity(CONSTRUCT, id, falcon, mlKem, await x25519FromScalar(x25519Seed, extractable));
+    return new Identity(CONSTRUCT, id, falcon, mlKem, await x25519Generate(x25519Seed, extractable));
   } finally {
     // Each derived seed determines a secret key.
     falconSeed.fill(0);
@@ -190,7 +192,7 @@ const L = {
 };
 
 /** The largest identity export, in bytes. */
-export const MAX_IDENTITY_EXPORT_BYTES = 3 + 2 + 128 + L.falconPk + L.falconSk + L.kemPk + L.kemSk + 2 * X25519_KEY_BYTES;
+export const MAX_IDENTITY_EXPORT_BYTES = 3 + 2 + 128 + L.falconPk + L.falconSk + L.kemPk + L.kemSk + 2 * X25519_BYTES;
 
 /**
  * The identity's id and every key, secret ones included, as bytes. The result
@@ -202,7 +204,7 @@ export const MAX_IDENTITY_EXPORT_BYTES = 3 + 2 + 128 + L.falconPk + L.falconSk +
  */
 export async function exportIdentity(identity: Identity): Promise<Uint8Array> {
   const { falcon, mlKem, x25519 } = identity; // throws if destroyed
-  const scalar = await exportX25519Scalar(x25519.privateKey);
+  const scalar = await x25519ExportPrivate(x25519.privateKey);
   try {
     return new ByteWriter(MAX_IDENTITY_EXPORT_BYTES)
       .u8(TYPE.identity)
@@ -213,8 +215,8 @@ export async function exportIdentity(identity: Identity): Promise<Uint8Array> {
       .fixed(falcon.secretKey, L.falconSk, 'falcon secret key')
       .fixed(mlKem.publicKey, L.kemPk, 'ML-KEM public key')
       .fixed(mlKem.secretKey, L.kemSk, 'ML-KEM secret key')
-      .fixed(x25519.publicKey, X25519_KEY_BYTES, 'X25519 public key')
-      .fixed(scalar, X25519_KEY_BYTES, 'X25519 private key')
+      .fixed(x25519.publicKey, X25519_BYTES, 'X25519 public key')
+      .fixed(scalar, X25519_BYTES, 'X25519 private key')
       .finish(); // wipes the writer's buffer
   } finally {
     scalar.fill(0);
@@ -250,8 +252,8 @@ export async function importIdentity(bytes: Uint8Array, options: ImportIdentityO
   const falconSk = r.fixed(L.falconSk, 'falcon secret key');
   const kemPk = r.fixed(L.kemPk, 'ML-KEM public key');
   const kemSk = r.fixed(L.kemSk, 'ML-KEM secret key');
-  const xPk = r.fixed(X25519_KEY_BYTES, 'X25519 public key');
-  const xSk = r.fixed(X25519_KEY_BYTES, 'X25519 private key');
+  const xPk = r.fixed(X25519_BYTES, 'X25519 public key');
+  const xSk = r.fixed(X25519_BYTES, 'X25519 private key');
   r.end('identity');
 
   // FIPS 203: dk = dk_pke (384 k) || ek || H(ek) || z.
@@ -272,7 +274,7 @@ export async function importIdentity(bytes: Uint8Array, options: ImportIdentityO
     if (!falcon512.verify(probe, CONSISTENCY_MESSAGE, falcon.publicKey)) {
       malformed('identity: Falcon secret key does not match its public key');
     }
-    const x25519 = await x25519FromScalar(xSk, options.extractable ?? true);
+    const x25519 = await x25519Generate(xSk, options.extractable ?? true);
     if (!equalBytes(x25519.publicKey, xPk)) malformed('identity: X25519 private key does not match its public key');
     const identity = new Identity(CONSTRUCT, id, falcon, mlKem, x25519);
     ok = true;

@@ -1,5 +1,5 @@
 // Identities: subject ids and the key pairs behind them.
-export { MAX_SUBJECT_BYTES, validateSubjectId } from './subject.js';
+export { MAX_SUBJECT_BYTES, validateSubjectId } from '../wire/subject-id.js';
 export {
   Identity,
   MAX_IDENTITY_EXPORT_BYTES,

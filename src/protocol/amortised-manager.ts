@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import { mayPublish } from '../certs/certificate.js';
-import { topicMatches } from '../mqtt/topic.js';
+import { topicMatches } from '../topic/grammar.js';
 import {
   AMORTISED_DEFAULTS,
   AmortisedBatcher,
@@ -26,7 +26,7 @@ import {
 } from './amortised.js';
 import { type AsyncSigner, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
 import { groupStream } from './streams.js';
-import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './wire.js';
+import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './envelope.js';
 
 export interface AmortiseOptions {
   /** Channels (publish filters of ours) sealed in amortised mode. Default: every channel. */

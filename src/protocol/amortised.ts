@@ -19,33 +19,30 @@
 
 import { AE_PARAMS, shake256Public } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
-import { equalBytes } from '../crypto/webcrypto.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
-import { topicMatches } from '../mqtt/topic.js';
-import { ByteReader, ByteWriter, boundInput } from './codec.js';
+import { topicMatches } from '../topic/grammar.js';
+import { equalBytes } from '../wire/bytes.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { malformed, readFilter, readSubject, unsupported } from '../wire/fields.js';
+import { LABELS, signedMessage } from '../wire/labels.js';
+import { MAX_SUBJECT_BYTES } from '../wire/subject-id.js';
 import { groupNonce, readGroupBody, type GroupBodyFields, type GroupEpochKeys } from './group.js';
-import { LABELS } from './labels.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   ENVELOPE_TYPE,
   FLAGS,
   MAX_CHANNEL_BYTES,
   MAX_SIGNATURE_BYTES,
-  MAX_SUBJECT_BYTES,
   PROTOCOL_VERSION,
   SUITE_DEFAULT,
   checkBytes,
   checkTopicArg,
   checkUint,
+  readHeaderFlags,
   topicField,
-  malformed,
-  readFilter,
-  readSubject,
-  signedMessage,
-  unsupported,
   type CertificateSource,
-} from './wire.js';
+} from './envelope.js';
 import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 /** Type byte of a batch manifest ('B'): distinct from every other encoding's (A C I N R D G M Q). */
@@ -85,13 +82,7 @@ export const MAX_MANIFEST_BYTES = MANIFEST_FIXED + MAX_SUBJECT_BYTES + MAX_CHANN
 
 
 function readHeaderWithFlags(r: ByteReader, type: number, flags: number, what: string): void {
-  const t = r.u8(`${what} type`);
-  if (t !== type) malformed(`${what}: type byte 0x${t.toString(16)}, expected 0x${type.toString(16)}`);
-  const version = r.u8(`${what} version`);
-  if (version !== PROTOCOL_VERSION) unsupported(`${what}: version ${version}`);
-  const suite = r.u8(`${what} suite`);
-  if (suite !== SUITE_DEFAULT) unsupported(`${what}: suite ${suite}`);
-  const f = r.u8(`${what} flags`);
+  const f = readHeaderFlags(r, type, what);
   if (f !== flags) unsupported(`${what}: flags 0x${f.toString(16)}, expected 0x${flags.toString(16)}`);
 }
 

@@ -1,6 +1,6 @@
 // Which channel a topic belongs to, and which channels a key request is about.
 
-import { topicMatches, validateTopicFilter } from '../mqtt/topic.js';
+import { topicMatches, validateTopicFilter } from '../topic/grammar.js';
 
 const isWildcard = (level: string): boolean => level === '+' || level === '#';
 

@@ -11,32 +11,30 @@ import { falcon512 } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
 import { hybridDecapsulate, hybridEncapsulate, HYBRID_LENGTHS } from '../crypto/hybrid-kem.js';
 import type { RandomSource } from '../crypto/random.js';
-import { AES_KEY_BYTES, AES_NONCE_BYTES, AES_TAG_BYTES, aesGcmOpen, aesGcmSeal, equalBytes, hkdf, importAesKey } from '../crypto/webcrypto.js';
+import { AES_KEY_BYTES, AES_NONCE_BYTES, AES_TAG_BYTES, aesGcmOpen, aesGcmSeal, hkdf, importAesKey } from '../crypto/webcrypto.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
-import { ByteReader, ByteWriter, boundInput } from './codec.js';
-import { LABELS } from './labels.js';
+import { equalBytes } from '../wire/bytes.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { malformed, readSubject, readTopicName } from '../wire/fields.js';
+import { LABELS, signedMessage } from '../wire/labels.js';
+import { MAX_SUBJECT_BYTES } from '../wire/subject-id.js';
 import { directStream } from './streams.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   ENVELOPE_TYPE,
   MAX_ENVELOPE_TOPIC_BYTES,
   MAX_SIGNATURE_BYTES,
-  MAX_SUBJECT_BYTES,
   checkBytes,
   checkSubjectArg,
   checkTopicArg,
   checkUint,
-  malformed,
   readHeader,
-  readSubject,
-  readTopicName,
   replayFailure,
-  signedMessage,
   writeHeader,
   type CertificateSource,
   type ReplayCheck,
-} from './wire.js';
+} from './envelope.js';
 import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 /** The two envelope types with this layout. */

@@ -9,26 +9,23 @@ import type { RandomSource } from '../crypto/random.js';
 import { systemRandom } from '../crypto/random.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
-import { ByteReader, ByteWriter, boundInput } from './codec.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { malformed, readFilter, readSubject } from '../wire/fields.js';
+import { LABELS, signedMessage } from '../wire/labels.js';
+import { MAX_SUBJECT_BYTES } from '../wire/subject-id.js';
 import { openDirectEnvelope, sealDirectEnvelope, type DirectMessage, type OpenDirectOptions } from './direct.js';
 import { EPOCH_KEY_BYTES, MAX_EPOCH } from './group.js';
-import { LABELS } from './labels.js';
 import {
   ENVELOPE_TYPE,
   MAX_CHANNEL_BYTES,
   MAX_SIGNATURE_BYTES,
-  MAX_SUBJECT_BYTES,
   checkFilterArg,
   checkSubjectArg,
   checkUint,
-  malformed,
-  readFilter,
   readHeader,
-  readSubject,
-  signedMessage,
   writeHeader,
   type CertificateSource,
-} from './wire.js';
+} from './envelope.js';
 import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 // ---------------------------------------------------------------- grant payload

@@ -13,35 +13,33 @@
 import { ae, falcon512, type AeKey } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
 import type { RandomSource } from '../crypto/random.js';
-import { AES_KEY_BYTES, AES_NONCE_BYTES, AES_TAG_BYTES, aesGcmOpen, aesGcmSeal, equalBytes, hkdf, importAesKey } from '../crypto/webcrypto.js';
+import { AES_KEY_BYTES, AES_NONCE_BYTES, AES_TAG_BYTES, aesGcmOpen, aesGcmSeal, hkdf, importAesKey } from '../crypto/webcrypto.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
-import { topicMatches } from '../mqtt/topic.js';
-import { ByteReader, ByteWriter, boundInput } from './codec.js';
-import { LABELS } from './labels.js';
+import { topicMatches } from '../topic/grammar.js';
+import { equalBytes } from '../wire/bytes.js';
+import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
+import { malformed, readFilter, readSubject } from '../wire/fields.js';
+import { LABELS, signedMessage } from '../wire/labels.js';
+import { MAX_SUBJECT_BYTES } from '../wire/subject-id.js';
 import { groupStream } from './streams.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   ENVELOPE_TYPE,
   MAX_CHANNEL_BYTES,
   MAX_SIGNATURE_BYTES,
-  MAX_SUBJECT_BYTES,
   checkBytes,
   checkFilterArg,
   checkSubjectArg,
   checkTopicArg,
   checkUint,
   topicField,
-  malformed,
-  readFilter,
   readHeader,
-  readSubject,
   replayFailure,
-  signedMessage,
   writeHeader,
   type CertificateSource,
   type ReplayCheck,
-} from './wire.js';
+} from './envelope.js';
 import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 
 export const EPOCH_KEY_BYTES = 32;

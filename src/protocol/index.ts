@@ -1,7 +1,7 @@
 // The protocol's messages and key management (no MQTT): direct envelopes,
 // group data envelopes, key grants and requests, and the KeyManager.
-export { ByteReader, ByteWriter, boundInput, MAX_U64 } from './codec.js';
-export { LABELS } from './labels.js';
+export { ByteReader, ByteWriter, boundInput, MAX_U64 } from '../wire/codec.js';
+export { LABELS } from '../wire/labels.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   ENVELOPE_TYPE,
@@ -13,7 +13,7 @@ export {
   SUITE_DEFAULT,
   type CertificateSource,
   type ReplayCheck,
-} from './wire.js';
+} from './envelope.js';
 export {
   decodeDirect,
   maxDirectBytes,

@@ -26,7 +26,6 @@
 import { maySubscribe, type Certificate } from '../certs/certificate.js';
 import { systemClock, type Clock } from '../clock.js';
 import { systemRandom, type RandomSource } from '../crypto/random.js';
-import { equalBytes } from '../crypto/webcrypto.js';
 import { ConfigError, SecurityError, StorageError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import { ReplayGuard, type ReplayVerdict, type StreamKey } from '../replay/guard.js';
@@ -34,8 +33,9 @@ import { streamId } from '../replay/stream-id.js';
 import { SequenceAllocator } from '../storage/sequence.js';
 import type { Storage } from '../storage/types.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { equalBytes } from '../wire/bytes.js';
+import { ByteReader, ByteWriter } from '../wire/codec.js';
 import { channelFor, filtersOverlap } from './channels.js';
-import { ByteReader, ByteWriter } from './codec.js';
 import { openDirect, sealDirect, type DirectMessage } from './direct.js';
 import { MAX_GRANT_PAYLOAD_BYTES, NonceCache, openGrant, openKeyRequest, sealGrant, sealKeyRequest } from './grant.js';
 import {
@@ -53,7 +53,7 @@ import {
 } from './group.js';
 import type { AsyncSigner } from './group.js';
 import { groupStreamChannel, keySegment } from './streams.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, checkFilterArg, checkSubjectArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './wire.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, checkFilterArg, checkSubjectArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './envelope.js';
 import { AmortisedSide, type AmortisedPrefetch, type AmortiseOptions, type AmortisedAcceptOptions, type AmortisedResult, type ManifestToSend } from './amortised-manager.js';
 
 /** Default topics for the key-management messages (the client may choose others). */

@@ -5,7 +5,7 @@
 import { decodeDirect } from './direct.js';
 import { decodeKeyRequest } from './grant.js';
 import { decodeGroup } from './group.js';
-import { ENVELOPE_TYPE } from './wire.js';
+import { ENVELOPE_TYPE } from './envelope.js';
 
 /** The claimed (unverified) sender of an envelope, grant or key request; undefined if it does not parse. */
 export function claimedSender(payload: Uint8Array): string | undefined {

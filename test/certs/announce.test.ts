@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { falcon512 } from '../../bindings/index.js';
 import { ConfigError } from '../../src/errors.js';
-import { LABELS } from '../../src/protocol/labels.js';
+import { LABELS } from '../../src/wire/labels.js';
 import {
   MAX_ANNOUNCEMENT_BYTES,
   acceptAnnouncement,

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { falcon512, falcon1024, shake256 } from '../../bindings/index.js';
 import { ConfigError, SecurityError } from '../../src/errors.js';
-import { LABELS } from '../../src/protocol/labels.js';
+import { LABELS } from '../../src/wire/labels.js';
 import {
   CERT_FIXED_BYTES,
   CERT_FLAGS,

@@ -2,7 +2,7 @@
 // rejected with the right code.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { falcon512 } from '../../bindings/index.js';
-import { LABELS } from '../../src/protocol/labels.js';
+import { LABELS } from '../../src/wire/labels.js';
 import { CertificateAuthority, issueCertificate } from '../../src/certs/certificate.js';
 import {
   MAX_REVOCATION_ENTRIES,

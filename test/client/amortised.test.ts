@@ -6,7 +6,7 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import type { MessageMeta, SecurityEvent } from '../../src/client/index.js';
 import { MANIFEST_TYPE, decodeManifest } from '../../src/protocol/amortised.js';
-import { FLAGS } from '../../src/protocol/wire.js';
+import { FLAGS } from '../../src/protocol/envelope.js';
 import { useAedesClients } from '../support/aedes-clients.js';
 import { str, text, until } from '../support/fleet.js';
 

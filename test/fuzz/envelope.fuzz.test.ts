@@ -23,7 +23,7 @@ import { decodeDirect, openDirect, sealDirect } from '../../src/protocol/direct.
 import { decodeGrantPayload, decodeKeyRequest, encodeGrantPayload, sealKeyRequest } from '../../src/protocol/grant.js';
 import { decodeGroup } from '../../src/protocol/group.js';
 import { KeyManager } from '../../src/protocol/key-manager.js';
-import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE } from '../../src/protocol/envelope.js';
 import { ReplayGuard } from '../../src/replay/guard.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { T0, manualClock, utf8, world, type World } from '../protocol/fixtures.js';

@@ -25,12 +25,12 @@ import { decodeAnnouncement } from '../../src/certs/announce.js';
 import { mayPublish, type Certificate } from '../../src/certs/certificate.js';
 import { decodeRevocationList } from '../../src/certs/revocation.js';
 import type { ReasonCode } from '../../src/errors.js';
-import { topicMatches } from '../../src/mqtt/topic.js';
+import { topicMatches } from '../../src/topic/grammar.js';
 import { MANIFEST_TYPE, decodeAmortised, decodeManifest } from '../../src/protocol/amortised.js';
 import { decodeDirect } from '../../src/protocol/direct.js';
 import { MAX_GRANT_PAYLOAD_BYTES, decodeKeyRequest, type GrantPayload } from '../../src/protocol/grant.js';
 import { decodeGroup } from '../../src/protocol/group.js';
-import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/envelope.js';
 import { dropExpiredEpochs, graceEnd, hashOf, installEpoch, outcomeOf, parseControlTopic, parseOr, stop, windowOf, type ControlTopic, type EpochChain, type Outcome, type ReplayWindow } from './oracle.js';
 
 /** Who put a message into the subscriber: an honest publish (its id) or an attack (its kind), and which packet. */

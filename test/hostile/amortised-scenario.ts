@@ -40,7 +40,7 @@ import { MANIFEST_TYPE, decodeAmortised, decodeManifest, sealAmortised, sealMani
 import { decodeDirect, openDirectEnvelope } from '../../src/protocol/direct.js';
 import { MAX_GRANT_PAYLOAD_BYTES, decodeGrantPayload } from '../../src/protocol/grant.js';
 import { decodeGroup, deriveGroupKeys, type GroupEpochKeys } from '../../src/protocol/group.js';
-import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/envelope.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { extend, flipBit, overwrite, truncate, type PublishContext, type WriteMeta } from '../support/mitm-proxy.js';
 import { AmortisedModel, Provenance, deliveryKey, type HeldItem, type Origin, type Prediction } from './amortised-model.js';

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { init } from '../../bindings/index.js';
 import { createAnnouncement } from '../../src/certs/announce.js';
 import { SecureMqttClient } from '../../src/client/secure-client.js';
-import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE } from '../../src/protocol/envelope.js';
 import { makeFleet, str, text, until, type Fleet, type Member } from '../support/fleet.js';
 import { Rng, extend, flipBit, startMitmProxy, truncate, type MitmConnection, type MitmProxy } from '../support/mitm-proxy.js';
 import { startMosquitto, type MosquittoHarness } from '../support/mosquitto.js';

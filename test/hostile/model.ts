@@ -22,12 +22,12 @@ import { mayPublish, maySubscribe, type Certificate, type TrustAnchor } from '..
 import { decodeRevocationList, revocationEntryFor, type RevocationList } from '../../src/certs/revocation.js';
 import { SecurityError, type ReasonCode } from '../../src/errors.js';
 import type { Identity } from '../../src/identity/identity.js';
-import { topicMatches } from '../../src/mqtt/topic.js';
+import { topicMatches } from '../../src/topic/grammar.js';
 import { filtersOverlap } from '../../src/protocol/channels.js';
 import { decodeDirect, openDirectEnvelope, type DirectFields } from '../../src/protocol/direct.js';
 import { MAX_GRANT_PAYLOAD_BYTES, decodeGrantPayload, decodeKeyRequest, type GrantPayload } from '../../src/protocol/grant.js';
 import { decodeGroup } from '../../src/protocol/group.js';
-import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE } from '../../src/protocol/envelope.js';
 import { Stop, dropExpiredEpochs, graceEnd, hashOf, installEpoch, outcomeOf, parseControlTopic, parseOr, stop, windowOf, type ControlTopic, type EpochChain, type EpochState, type Outcome, type ReplayWindow } from './oracle.js';
 
 /** What one packet changes in a client's stats(): deliveries, silent duplicates, reported rejections. */

@@ -35,7 +35,7 @@ import { generateIdentity, type Identity } from '../../src/identity/index.js';
 import { sealDirect } from '../../src/protocol/direct.js';
 import { sealGrant, sealKeyRequest, type GrantPayload } from '../../src/protocol/grant.js';
 import { deriveGroupKeys, sealGroup } from '../../src/protocol/group.js';
-import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE } from '../../src/protocol/envelope.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { extend, flipBit, overwrite, truncate, type MitmConnection, type PublishContext, type WriteMeta } from '../support/mitm-proxy.js';
 import { ReorderHold, Ring, Tally, byFrequency, endClients, findingLines, honestDeliveryCounts, honestPayload, isAttackRecord, kindTable, listed, phaseTimer, runSettings, sleep, startTestbed, unprocessedAttacksOn, untilFor, type KindCounts, type RunOptions, type RunResult } from './harness.js';

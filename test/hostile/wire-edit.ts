@@ -4,11 +4,11 @@
 // parses and fails exactly at the check the attack is aimed at.
 
 import { MANIFEST_TYPE, decodeAmortised, decodeManifest, type AmortisedFields, type ManifestFields } from '../../src/protocol/amortised.js';
-import { ByteWriter } from '../../src/protocol/codec.js';
+import { ByteWriter } from '../../src/wire/codec.js';
 import { decodeDirect, type DirectFields } from '../../src/protocol/direct.js';
 import { decodeKeyRequest, type KeyRequestFields } from '../../src/protocol/grant.js';
 import { decodeGroup, type GroupBodyFields, type GroupFields } from '../../src/protocol/group.js';
-import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE, FLAGS } from '../../src/protocol/envelope.js';
 
 export interface Header {
   readonly type?: number;

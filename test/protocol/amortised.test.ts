@@ -10,7 +10,7 @@ import { AmortisedReceiver, decodeManifest, entryDigest, sealAmortised, sealMani
 import { openGrant } from '../../src/protocol/grant.js';
 import { deriveGroupKeys, type GroupEpochKeys } from '../../src/protocol/group.js';
 import { KeyManager, type KeyManagerOptions, type KeyNeededEvent } from '../../src/protocol/key-manager.js';
-import { FLAGS } from '../../src/protocol/wire.js';
+import { FLAGS } from '../../src/protocol/envelope.js';
 import { ReplayGuard } from '../../src/replay/guard.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { CountingReplay, T0, codeOf, manualClock, text, utf8, world, type Party, type World } from './fixtures.js';

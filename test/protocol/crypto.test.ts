@@ -6,7 +6,6 @@ import { seededRandom } from '../../src/crypto/random.js';
 import {
   aesGcmOpen,
   aesGcmSeal,
-  concatBytes,
   hkdf,
   importAesKey,
   sha256,
@@ -16,6 +15,7 @@ import {
   x25519PublicFromPrivate,
 } from '../../src/crypto/webcrypto.js';
 import { SecurityError } from '../../src/errors.js';
+import { concatBytes } from '../../src/wire/bytes.js';
 import { fromHex, hex } from '../helpers.js';
 
 beforeAll(async () => {

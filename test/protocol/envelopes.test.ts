@@ -16,9 +16,9 @@ import {
   sealGrant,
   sealKeyRequest,
 } from '../../src/protocol/grant.js';
-import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
-import { ByteWriter } from '../../src/protocol/codec.js';
-import { LABELS } from '../../src/protocol/labels.js';
+import { ENVELOPE_TYPE } from '../../src/protocol/envelope.js';
+import { ByteWriter } from '../../src/wire/codec.js';
+import { LABELS } from '../../src/wire/labels.js';
 import { channelFor, filtersOverlap } from '../../src/protocol/channels.js';
 import { CountingReplay, T0, codeOf, manualClock, text, utf8, world, type World } from './fixtures.js';
 

@@ -9,7 +9,7 @@ import type { Clock } from '../../src/clock.js';
 import { SecurityError, type ReasonCode } from '../../src/errors.js';
 import { generateIdentity, type Identity } from '../../src/identity/index.js';
 import { ReplayGuard, type ReplayVerdict, type StreamKey } from '../../src/replay/guard.js';
-import type { ReplayCheck } from '../../src/protocol/wire.js';
+import type { ReplayCheck } from '../../src/protocol/envelope.js';
 import { seq as bytesSeq } from '../helpers.js';
 
 /** 2027-01-15T08:00:00Z: every certificate is valid around it. */

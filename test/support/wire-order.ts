@@ -11,7 +11,7 @@
 // docs/RELIABILITY.md), which no client can undo without holding messages back.
 import type { MqttClient, Packet } from 'mqtt';
 import { decodeGroup } from '../../src/protocol/group.js';
-import { ENVELOPE_TYPE } from '../../src/protocol/wire.js';
+import { ENVELOPE_TYPE } from '../../src/protocol/envelope.js';
 
 /** The unverified sequence number of a group envelope, or undefined (the test's own bookkeeping, never a verdict). */
 function seqOf(payload: unknown): number | undefined {

@@ -1,20 +1,23 @@
 // What every envelope of docs/PROTOCOL.md ("Envelopes") shares: the type
-// bytes, the version/suite/flags header, the field bounds, the strict text
-// readers, and the narrow views of the other modules (certificates, replay)
-// the envelopes depend on.
+// bytes, the version/suite/flags header, the field bounds, the sealing side's
+// argument checks, and the narrow views of the other modules (certificates,
+// replay) the envelopes depend on. The field readers every encoding shares
+// are in src/wire/fields.ts.
 
 import { falcon512 } from '../../bindings/index.js';
 import type { Certificate } from '../certs/certificate.js';
 import { SecurityError } from '../errors.js';
-import { MAX_SUBJECT_BYTES, validateSubjectId } from '../identity/subject.js';
-import { validateTopicFilter, validateTopicName } from '../mqtt/topic.js';
 import type { ReplayVerdict, StreamKey } from '../replay/guard.js';
-import type { ByteReader, ByteWriter } from './codec.js';
+import { validateTopicFilter, validateTopicName } from '../topic/grammar.js';
+import type { ByteReader, ByteWriter } from '../wire/codec.js';
+import { MAX_FILTER_BYTES, MAX_TOPIC_NAME_BYTES, encodeUtf8, malformed, unsupported } from '../wire/fields.js';
+import { validateSubjectId } from '../wire/subject-id.js';
 
 /**
  * First byte of each envelope. Distinct from each other and from the
- * certificate encodings' type bytes ('I', 'A', 'C', 'R', 'N'), so no message of
- * one kind parses as another, and every signature covers it.
+ * certificate encodings' type bytes ('I', 'A', 'C', 'R', 'N': TYPE in
+ * src/wire/encoding-ids.ts), so no message of one kind parses as another, and
+ * every signature covers it.
  */
 export const ENVELOPE_TYPE = Object.freeze({
   direct: 0x44, // 'D': one recipient, application payload (commands)
@@ -44,12 +47,10 @@ export const FLAGS = Object.freeze({ signed: 0x01, amortised: 0x02 });
 export const MAX_SIGNATURE_BYTES = falcon512.lengths.signature;
 
 /** Longest topic name an envelope carries or binds, in UTF-8 bytes. */
-export const MAX_ENVELOPE_TOPIC_BYTES = 1024;
+export const MAX_ENVELOPE_TOPIC_BYTES = MAX_TOPIC_NAME_BYTES;
 
 /** Longest channel (a certificate's publish filter), in UTF-8 bytes: the certificates' own bound. */
-export const MAX_CHANNEL_BYTES = 1024;
-
-export { MAX_SUBJECT_BYTES };
+export const MAX_CHANNEL_BYTES = MAX_FILTER_BYTES;
 
 /** Default bound on an application payload (direct or group), in bytes. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1 << 20;
@@ -69,14 +70,6 @@ export interface ReplayCheck {
   accept(key: StreamKey, seq: number, timestampMs?: number): Promise<void>;
 }
 
-export function malformed(detail: string): never {
-  throw new SecurityError('MALFORMED', { detail });
-}
-
-export function unsupported(detail: string): never {
-  throw new SecurityError('UNSUPPORTED_VERSION', { detail });
-}
-
 /** Writes the 4-byte header: type, version, suite, flags. */
 export function writeHeader(w: ByteWriter, type: number): ByteWriter {
   return w.u8(type).u8(PROTOCOL_VERSION).u8(SUITE_DEFAULT).u8(FLAGS.signed);
@@ -89,13 +82,7 @@ export function writeHeader(w: ByteWriter, type: number): ByteWriter {
  * UNSUPPORTED_VERSION.
  */
 export function readHeader(r: ByteReader, type: number, what: string): void {
-  const t = r.u8(`${what} type`);
-  if (t !== type) malformed(`${what}: type byte 0x${t.toString(16)}, expected 0x${type.toString(16)}`);
-  const version = r.u8(`${what} version`);
-  if (version !== PROTOCOL_VERSION) unsupported(`${what}: version ${version}`);
-  const suite = r.u8(`${what} suite`);
-  if (suite !== SUITE_DEFAULT) unsupported(`${what}: suite ${suite}`);
-  const flags = r.u8(`${what} flags`);
+  const flags = readHeaderFlags(r, type, what);
   if (flags !== FLAGS.signed) {
     unsupported(
       (flags & FLAGS.amortised) !== 0
@@ -105,49 +92,15 @@ export function readHeader(r: ByteReader, type: number, what: string): void {
   }
 }
 
-// The codec's string16 decodes with a BOM-stripping decoder, under which two
-// byte strings could decode to one string. Every text field here keeps each
-// code point, so the encoding stays canonical.
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const utf8 = new TextEncoder();
-
-export const encodeUtf8 = (text: string): Uint8Array => utf8.encode(text);
-
-function readText(r: ByteReader, maxBytes: number, what: string): string {
-  const raw = r.bytes16(maxBytes, what);
-  try {
-    return strictUtf8.decode(raw);
-  } catch {
-    return malformed(`${what}: not valid UTF-8`);
-  }
-}
-
-function validOr<T>(check: () => T, what: string): T {
-  try {
-    return check();
-  } catch (err) {
-    return malformed(`${what}: ${(err as Error).message}`);
-  }
-}
-
-/** A subject id; one that breaks the subject rules is MALFORMED. */
-export function readSubject(r: ByteReader, what: string): string {
-  const text = readText(r, MAX_SUBJECT_BYTES, what);
-  return validOr(() => validateSubjectId(text, what), what);
-}
-
-/** A topic name (no wildcards); an invalid one is MALFORMED. */
-export function readTopicName(r: ByteReader, what: string): string {
-  const text = readText(r, MAX_ENVELOPE_TOPIC_BYTES, what);
-  validOr(() => validateTopicName(text), what);
-  return text;
-}
-
-/** A topic filter; an invalid one is MALFORMED. */
-export function readFilter(r: ByteReader, what: string): string {
-  const text = readText(r, MAX_CHANNEL_BYTES, what);
-  validOr(() => validateTopicFilter(text), what);
-  return text;
+/** Checks type, version and suite as readHeader does, and returns the flags byte for the caller to check. */
+export function readHeaderFlags(r: ByteReader, type: number, what: string): number {
+  const t = r.u8(`${what} type`);
+  if (t !== type) malformed(`${what}: type byte 0x${t.toString(16)}, expected 0x${type.toString(16)}`);
+  const version = r.u8(`${what} version`);
+  if (version !== PROTOCOL_VERSION) unsupported(`${what}: version ${version}`);
+  const suite = r.u8(`${what} suite`);
+  if (suite !== SUITE_DEFAULT) unsupported(`${what}: suite ${suite}`);
+  return r.u8(`${what} flags`);
 }
 
 // Topics and channels come back with every message: their UTF-8 forms are
@@ -157,7 +110,7 @@ const TEXT_MEMO_MAX_LENGTH = 512;
 const topicFields = new Map<string, Uint8Array>();
 
 function utf8Length(text: string): number {
-  return topicFields.get(text)?.length ?? utf8.encode(text).length + 2;
+  return topicFields.get(text)?.length ?? encodeUtf8(text).length + 2;
 }
 
 /**
@@ -167,7 +120,7 @@ function utf8Length(text: string): number {
 export function topicField(topic: string): Uint8Array {
   const known = topicFields.get(topic);
   if (known !== undefined) return known;
-  const t = utf8.encode(topic);
+  const t = encodeUtf8(topic);
   if (t.length > 0xffff) throw new RangeError(`topic must be at most 65,535 UTF-8 bytes, got ${t.length}`);
   const field = new Uint8Array(t.length + 2);
   field[0] = t.length >>> 8;
@@ -211,20 +164,6 @@ export function checkUint(value: number, max: number, what: string): number {
 export function checkBytes(value: unknown, what: string): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
   return value;
-}
-
-/** label || tbs, the bytes every signature of the protocol covers. */
-export function signedMessage(label: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  let n = label.length;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  out.set(label);
-  let at = label.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Turns a replay verdict into the SecurityError it stands for. */

@@ -3,6 +3,8 @@
 // purpose can be reused for another. Listed in docs/PROTOCOL.md ("Labels").
 // Add new ones here only; never reuse or edit a published label.
 
+import { concatBytes } from './bytes.js';
+
 const label = (s: string): Uint8Array => new TextEncoder().encode(`pqc-iiot/v1/${s}`);
 
 export const LABELS = Object.freeze({
@@ -35,3 +37,8 @@ export const LABELS = Object.freeze({
   // KMAC256's customisation string S; fixed in native/src/pqc_ae.c, listed here so that it is never reused.
   aeKmac: label('ae'),
 });
+
+/** label || tbs, the bytes every signature of the protocol covers. */
+export function signedMessage(label: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  return concatBytes(label, ...parts);
+}

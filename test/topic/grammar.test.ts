@@ -10,7 +10,7 @@ import {
   topicMatches,
   validateTopicFilter,
   validateTopicName,
-} from '../../src/mqtt/topic.js';
+} from '../../src/topic/grammar.js';
 
 describe('validateTopicName', () => {
   it.each(['a', '/', 'a/b/c', '/leading', 'trailing/', 'a//b', '$SYS/broker', 'ünïcødé/😀', ' '])('accepts %j', (t) => {

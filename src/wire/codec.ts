@@ -6,15 +6,12 @@
 // 2^53 - 1 (sequence numbers and millisecond timestamps fit with room).
 
 import { SecurityError } from '../errors.js';
+import { malformed } from './fields.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const utf8 = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is kept, so two different byte strings never decode to the same text.
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function malformed(detail: string): never {
-  throw new SecurityError('MALFORMED', { detail });
-}
 
 export class ByteWriter {
   private buf: Uint8Array;
