@@ -4,8 +4,8 @@
 //   command to run on that system, before a single test runs.
 // - The emcc-built module: wherever Emscripten's emcc is installed (and in CI, CI=true, where this
 //   installs Debian's emscripten), both modules are built with emcc into wasm/build/emcc/, and
-//   vitest.config.ts runs the KAT, cross-check, memory and heap tests against it too. Without emcc they are
-//   not run, and this says so.
+//   vitest.config.ts runs the KAT, cross-check, memory and heap tests against it too. Without emcc (or with
+//   PQC_TEST_EMCC=0) they are not run, and this says so.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -57,11 +57,28 @@ if (packages.length > 0) {
   apt(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
 }
 
-if (onPath('emcc')) {
-  const version = execFileSync('emcc', ['--version'], { encoding: 'utf8', env: { ...process.env, NODE_PATH: '/usr/share/nodejs' } }).split('\n')[0];
+const skipEmcc = process.env.PQC_TEST_EMCC === '0';
+if (onPath('emcc') && !skipEmcc) {
+  const failed = (why) => {
+    rmSync(EMCC_DIR, { recursive: true, force: true });
+    console.error(
+      `test setup: emcc is on PATH but could not build the modules (${why}). Fix that Emscripten, or run ` +
+        '`PQC_TEST_EMCC=0 npm test` to test the default (clang) build alone.',
+    );
+    process.exit(1);
+  };
+  let version;
+  try {
+    version = execFileSync('emcc', ['--version'], { encoding: 'utf8', env: { ...process.env, NODE_PATH: '/usr/share/nodejs' } }).split('\n')[0];
+  } catch (err) {
+    failed(`\`emcc --version\` failed: ${err.message.split('\n')[0]}`);
+  }
   say(`${version}: building both modules with emcc into wasm/build/emcc/ for the KAT, cross-check, memory and heap tests`);
   const r = spawnSync(process.execPath, [join(root, 'wasm', 'build.mjs'), '--compiler', 'emcc', '--out-dir', EMCC_DIR], { stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  if (r.status !== 0) failed(`wasm/build.mjs --compiler emcc exited with ${r.status}`);
+} else if (skipEmcc) {
+  rmSync(EMCC_DIR, { recursive: true, force: true });
+  say('PQC_TEST_EMCC=0: the KAT, cross-check, memory and heap tests run against the default (clang) build only');
 } else {
   rmSync(EMCC_DIR, { recursive: true, force: true });
   say('emcc is not installed: the KAT, cross-check, memory and heap tests run against the default (clang) build only');
