@@ -24,6 +24,7 @@ export const ENVELOPE_TYPE = Object.freeze({
   grant: 0x47, // 'G': one recipient, a key grant as payload
   group: 0x4d, // 'M': group data message under an epoch key
   keyRequest: 0x51, // 'Q': a subscriber asks a publisher for a channel's key
+  manifest: 0x42, // 'B': a batch manifest of amortised mode (src/protocol/amortised/manifest.ts)
 });
 
 export const PROTOCOL_VERSION = 1;

@@ -30,26 +30,12 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { SecurityError, StorageError } from '../errors.js';
 import type { Storage } from '../storage/types.js';
+import { EpochFloors } from './epoch-floor.js';
 import { EvictionFloor } from './eviction-floor.js';
+import { newStream, persistStream, type ResidentStream } from './resident-stream.js';
 import type { StreamKey } from './stream-id.js';
 import { STREAM_PREFIX, assertEpoch, epochOf, streamId, streamPrefix } from './stream-id.js';
 import { DEFAULT_WINDOW_SIZE, ReplayWindow, assertSeq, assertWindowSize } from './window.js';
-
-
-/** Storage keys of the epoch floors (beside the windows, which live under STREAM_PREFIX). */
-const FLOOR_PREFIX = 'replay-floor/v1/';
-
-function encodeFloor(epoch: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(epoch));
-  return out;
-}
-
-function decodeFloor(bytes: Uint8Array): number | undefined {
-  if (bytes.length !== 8) return undefined;
-  const value = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0);
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined;
-}
 
 export type { StreamKey } from './stream-id.js';
 
@@ -91,32 +77,6 @@ const OK: ReplayVerdict = Object.freeze({ ok: true });
 const PRELOAD_BATCH = 32;
 const noop = (): void => {};
 
-interface Stream {
-  readonly window: ReplayWindow;
-  /** Bumped by every accepted sequence number. */
-  version: number;
-  /** Highest version known to be durable. */
-  savedVersion: number;
-  /** The write in flight, if any. */
-  writing: Promise<void> | undefined;
-  /** accept() calls working on this stream; it is not evicted while > 0. */
-  busy: number;
-  /** Newest timestamp accepted, or undefined once an accept() came without one (memory-only floors). */
-  maxTimestamp: number | undefined;
-  /** Memory-only: timestamps at or below this may replay an earlier, evicted incarnation of the stream. */
-  readonly floor: number;
-}
-
-const newStream = (window: ReplayWindow, floor = -Infinity): Stream => ({
-  window,
-  floor,
-  version: 0,
-  savedVersion: 0,
-  writing: undefined,
-  busy: 0,
-  maxTimestamp: -Infinity,
-});
-
 function assertDuration(value: unknown, label: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(`${label} must be a non-negative integer of milliseconds, got ${String(value)}`);
@@ -132,15 +92,15 @@ function assertTimestamp(value: unknown): asserts value is number {
 export class ReplayGuard {
   readonly #storage: Storage | undefined;
   readonly #namespace: string;
-  /** Per (sender, channel) stream prefix: epochs below were forgotten (forgetEpoch) and stay refused. */
-  readonly #epochFloors = new Map<string, number>();
+  /** Per (sender, channel): epochs below were forgotten (forgetEpoch) and stay refused, durably with storage. */
+  readonly #epochFloors: EpochFloors;
   readonly #clock: Clock;
   readonly #windowSize: number;
   readonly #maxAgeMs: number;
   readonly #clockSkewMs: number;
   readonly #maxStreams: number;
   /** Resident streams, least recently accepted first. */
-  readonly #streams = new Map<string, Stream>();
+  readonly #streams = new Map<string, ResidentStream>();
   readonly #loading = new Map<string, Promise<void>>();
   /** Memory-only guards: floors left by evicted streams. */
   readonly #floor: EvictionFloor | undefined;
@@ -156,6 +116,7 @@ export class ReplayGuard {
     this.#clockSkewMs = opts.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
     this.#maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.#floor = opts.storage ? undefined : new EvictionFloor();
+    this.#epochFloors = new EpochFloors(opts.storage, this.#namespace);
   }
 
   /**
@@ -253,7 +214,7 @@ export class ReplayGuard {
       stream.busy++;
       try {
         this.#evict();
-        if (this.#storage) await this.#persist(id, stream, stream.version);
+        if (this.#storage) await persistStream(this.#storage, this.#namespace + id, stream, stream.version);
       } finally {
         stream.busy--;
       }
@@ -282,10 +243,7 @@ export class ReplayGuard {
     // The windows below go away, so the epochs below must never be accepted
     // again: a durable floor says so, even after a restart (a late grant for a
     // forgotten epoch would otherwise reopen it to replays).
-    if (epochBelow > (this.#epochFloors.get(prefix) ?? 0)) {
-      this.#epochFloors.set(prefix, epochBelow);
-      await this.#storage?.set(this.#namespace + FLOOR_PREFIX + prefix.slice(STREAM_PREFIX.length), encodeFloor(epochBelow));
-    }
+    if (epochBelow > this.#epochFloors.get(prefix)) await this.#epochFloors.raise(prefix, epochBelow);
     const old = (id: string): boolean => {
       const epoch = epochOf(id, prefix);
       return epoch !== undefined && epoch < epochBelow;
@@ -305,7 +263,7 @@ export class ReplayGuard {
 
   /** The lowest epoch of (sender, channel) that may still be accepted: windows below it were forgotten. */
   epochFloor(sender: string, channel: string): number {
-    return this.#epochFloors.get(streamPrefix(sender, channel)) ?? 0;
+    return this.#epochFloors.get(streamPrefix(sender, channel));
   }
 
   /** Counters since open(): rejections by reason, and accepted messages. */
@@ -341,12 +299,7 @@ export class ReplayGuard {
     const storage = this.#storage;
     if (!storage) return;
     const ns = this.#namespace;
-    for (const key of await storage.keys(ns + FLOOR_PREFIX)) {
-      const value = await storage.get(key);
-      const floor = value === undefined ? undefined : decodeFloor(value);
-      if (floor === undefined) throw new StorageError('CORRUPT', `replay guard: ${key} is not an epoch floor`);
-      this.#epochFloors.set(STREAM_PREFIX + key.slice((ns + FLOOR_PREFIX).length), floor);
-    }
+    await this.#epochFloors.load();
     const ids = (await storage.keys(ns + STREAM_PREFIX)).slice(0, this.#maxStreams).map((k) => k.slice(ns.length));
     for (let i = 0; i < ids.length; i += PRELOAD_BATCH) {
       await Promise.all(
@@ -385,26 +338,6 @@ export class ReplayGuard {
     }
     this.#streams.set(id, newStream(window));
     this.#evict();
-  }
-
-  /** Resolves once a version >= `target` of the stream is durable. One write in flight per stream. */
-  async #persist(id: string, stream: Stream, target: number): Promise<void> {
-    while (stream.savedVersion < target) {
-      if (stream.writing) {
-        await stream.writing.catch(noop);
-        continue;
-      }
-      const version = stream.version;
-      const write: Promise<void> = this.#storage!.set(this.#namespace + id, stream.window.serialize())
-        .then(() => {
-          if (version > stream.savedVersion) stream.savedVersion = version;
-        })
-        .finally(() => {
-          if (stream.writing === write) stream.writing = undefined;
-        });
-      stream.writing = write;
-      await write;
-    }
   }
 
   /** Evicts least recently accepted idle streams beyond maxStreams. */
