@@ -1,0 +1,134 @@
+// The KeyManager's options: the defaults, what a caller may set, and the
+// checked settings every role reads. One place, so the roles never re-check an
+// option and a default cannot differ between them.
+
+import type { Certificate } from '../../certs/certificate.js';
+import type { Clock } from '../../clock.js';
+import type { RandomSource } from '../../crypto/random.js';
+import type { Identity } from '../../identity/identity.js';
+import type { Storage } from '../../storage/types.js';
+import type { AmortiseOptions, AmortisedAcceptOptions } from '../amortised-manager.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, checkSubjectArg, type CertificateSource, type ReplayCheck } from '../envelope.js';
+import type { AsyncSigner } from '../group.js';
+
+/** Default topics for the key-management messages (the client may choose others). */
+export const PROTOCOL_TOPICS = Object.freeze({
+  /** Where a publisher sends grants for `subscriber`. */
+  grant: (subscriber: string): string => `pqc-iiot/v1/grants/${checkSubjectArg(subscriber, 'subscriber')}`,
+  /** Where a subscriber sends key requests for `publisher`. */
+  keyRequest: (publisher: string): string => `pqc-iiot/v1/key-requests/${checkSubjectArg(publisher, 'publisher')}`,
+});
+
+export const KEY_MANAGER_DEFAULTS = Object.freeze({
+  maxAgeMs: 5 * 60_000,
+  clockSkewMs: 30_000,
+  rotateAfterMessages: 100_000,
+  rotateAfterMs: 60 * 60_000,
+  graceMs: 30_000,
+  retainedMaxAgeMs: 24 * 60 * 60_000,
+  sequenceBlockSize: 1000,
+  regrantIntervalMs: 1000,
+  keyRequestRetryMs: 5000,
+  maxHeldPerStream: 32,
+  maxRetainedSeen: 10_000,
+});
+
+export interface KeyManagerOptions {
+  readonly identity: Identity;
+  /** This identity's own certificate: its publish filters are the channels. */
+  readonly certificate: Certificate;
+  /** Certificates of everyone else (a TrustStore). */
+  readonly trust: CertificateSource;
+  /** Epoch counters, sequence high-water marks, subscriber sets (and the default replay guard's windows). */
+  readonly storage: Storage;
+  /** Default: ReplayGuard.open({ storage, clock, maxAgeMs, clockSkewMs }). Give it the same clock. */
+  readonly replay?: ReplayCheck & {
+    forgetEpoch?(sender: string, channel: string, epochBelow: number): Promise<void>;
+    /** Epochs below this were forgotten and must never be reopened (ReplayGuard persists it). */
+    epochFloor?(sender: string, channel: string): number;
+  };
+  readonly clock?: Clock;
+  /** Oldest acceptable live message / key request. Default 5 min. */
+  readonly maxAgeMs?: number;
+  /** How far ahead of our clock a timestamp may be. Default 30 s. */
+  readonly clockSkewMs?: number;
+  /** A channel gets a new epoch after this many messages. Default 100,000. */
+  readonly rotateAfterMessages?: number;
+  /** ... or this long after the epoch started. Default 1 h. Also the epoch's notAfter. */
+  readonly rotateAfterMs?: number;
+  /**
+   * Subscriber: how long an old epoch's key stays usable after a newer one
+   * arrived. Publisher: how long a previous epoch's key is kept after its end,
+   * for key requests that arrive late. Default 30 s.
+   */
+  readonly graceMs?: number;
+  /** Oldest acceptable retained message. Default 24 h. */
+  readonly retainedMaxAgeMs?: number;
+  /** SequenceAllocator block size. Default 1000. */
+  readonly sequenceBlockSize?: number;
+  /** A subscriber asking again for an epoch it was granted less than this ago gets no new grant. Default 1 s. */
+  readonly regrantIntervalMs?: number;
+  /** keyNeeded is signalled again for the same (publisher, channel, epoch) after this long. Default 5 s. */
+  readonly keyRequestRetryMs?: number;
+  /** Authentic messages held per (publisher, channel) while their key is requested. Default 32 (0 disables). */
+  readonly maxHeldPerStream?: number;
+  readonly maxPayloadBytes?: number;
+  /**
+   * Publisher: seal the given channels' messages in amortised mode (no per-message signature; one signed batch
+   * manifest per batch, see takeManifests). Off by default. docs/PROTOCOL.md, "Amortised mode".
+   */
+  readonly amortise?: AmortiseOptions;
+  /** Subscriber: accept amortised messages and batch manifests (openAmortised, acceptManifest). Off by default. */
+  readonly acceptAmortised?: AmortisedAcceptOptions | boolean;
+  /** The topic a grant for `subscriber` is sealed for. Default PROTOCOL_TOPICS.grant. */
+  readonly grantTopic?: (subscriber: string) => string;
+  /** Known-answer tests only: epoch keys, KEM and signing randomness. */
+  readonly random?: RandomSource;
+  /**
+   * Signs data envelopes and batch manifests off this thread (WorkerSigner.sign): a Falcon-512 signature of
+   * the message by `identity`. Default: identity.sign, here. Not used with `random` (known answers).
+   */
+  readonly signer?: AsyncSigner;
+  /** Storage key prefix. Default 'pqc-iiot/km/v1/'. */
+  readonly storagePrefix?: string;
+}
+
+/** The replay check a KeyManager uses (the given one, or a ReplayGuard). */
+export type KeyManagerReplay = NonNullable<KeyManagerOptions['replay']>;
+
+/** The numeric options, checked, with their defaults applied. */
+export interface KeyManagerSettings {
+  readonly maxAgeMs: number;
+  readonly clockSkewMs: number;
+  readonly rotateAfterMessages: number;
+  readonly rotateAfterMs: number;
+  readonly graceMs: number;
+  readonly regrantIntervalMs: number;
+  readonly keyRequestRetryMs: number;
+  readonly maxHeldPerStream: number;
+  readonly maxPayloadBytes: number;
+  readonly retainedMaxAgeMs: number;
+}
+
+function positive(value: number | undefined, fallback: number, what: string, min = 0): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`${what} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+/** The settings of `opts`. @throws RangeError naming the first option that is not an integer in range. */
+export function settingsOf(opts: KeyManagerOptions): KeyManagerSettings {
+  const D = KEY_MANAGER_DEFAULTS;
+  return {
+    maxAgeMs: positive(opts.maxAgeMs, D.maxAgeMs, 'maxAgeMs'),
+    clockSkewMs: positive(opts.clockSkewMs, D.clockSkewMs, 'clockSkewMs'),
+    rotateAfterMessages: positive(opts.rotateAfterMessages, D.rotateAfterMessages, 'rotateAfterMessages', 1),
+    rotateAfterMs: positive(opts.rotateAfterMs, D.rotateAfterMs, 'rotateAfterMs', 1),
+    graceMs: positive(opts.graceMs, D.graceMs, 'graceMs'),
+    regrantIntervalMs: positive(opts.regrantIntervalMs, D.regrantIntervalMs, 'regrantIntervalMs'),
+    keyRequestRetryMs: positive(opts.keyRequestRetryMs, D.keyRequestRetryMs, 'keyRequestRetryMs'),
+    maxHeldPerStream: positive(opts.maxHeldPerStream, D.maxHeldPerStream, 'maxHeldPerStream'),
+    maxPayloadBytes: positive(opts.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes'),
+    retainedMaxAgeMs: positive(opts.retainedMaxAgeMs, D.retainedMaxAgeMs, 'retainedMaxAgeMs'),
+  };
+}
