@@ -1,7 +1,7 @@
 // The oracle of the amortised hostile-broker run (amortised-hostile.test.ts):
 // a model of one subscriber with `acceptAmortised` that gives, from the check
 // order of docs/PROTOCOL.md ("Amortised mode", the signed group envelope's
-// table, and src/client/secure-client.ts's dispatch), what every PUBLISH must
+// table, and src/client/dispatch.ts), what every PUBLISH must
 // come to, and what the hold timer must reject and when.
 //
 // Like test/hostile/model.ts, it takes the SDK's parsers (fuzzed separately)

@@ -1,6 +1,6 @@
 // The expected outcome of every PUBLISH a SecureMqttClient processes, from a
 // model of its state and the check order of docs/PROTOCOL.md (and of
-// src/client/secure-client.ts's dispatch). The hostile test asks the model
+// src/client/dispatch.ts). The hostile test asks the model
 // about each packet just before the client processes it (packets are handled
 // one at a time, in arrival order), so the model's state is exactly what the
 // client has seen, and its clock is the client's.
