@@ -209,12 +209,16 @@ export interface SealGroupOptions {
 }
 
 /**
- * Encrypts `payload` under the epoch's key and signs it.
- * @throws TypeError/RangeError for invalid arguments (a topic outside the channel is a RangeError).
+ * The checks every group seal (signed, or amortised: protocol/amortised/envelope.ts) makes before any work: the
+ * keys are the sender's, the topic is valid and inside the keys' channel, the payload is bytes within its bound,
+ * seq and now are safe integers. Returns the payload.
  */
-export async function sealGroup(opts: SealGroupOptions): Promise<Uint8Array> {
-  const { sender, keys } = opts;
-  if (keys.sender !== sender.id) throw new RangeError(`keys belong to ${keys.sender}, not ${sender.id}`);
+export function checkGroupSeal(
+  keys: GroupEpochKeys,
+  sender: string,
+  opts: { readonly topic: string; readonly payload: Uint8Array; readonly seq: number; readonly now: number; readonly maxPayloadBytes?: number },
+): Uint8Array {
+  if (keys.sender !== sender) throw new RangeError(`keys belong to ${keys.sender}, not ${sender}`);
   checkTopicArg(opts.topic);
   if (!topicMatches(keys.channel, opts.topic)) throw new RangeError(`topic ${opts.topic} is outside channel ${keys.channel}`);
   const payload = checkBytes(opts.payload, 'payload');
@@ -222,6 +226,16 @@ export async function sealGroup(opts: SealGroupOptions): Promise<Uint8Array> {
   if (payload.length > max) throw new RangeError(`payload must be at most ${max} bytes, got ${payload.length}`);
   checkUint(opts.seq, Number.MAX_SAFE_INTEGER, 'seq');
   checkUint(opts.now, Number.MAX_SAFE_INTEGER, 'now');
+  return payload;
+}
+
+/**
+ * Encrypts `payload` under the epoch's key and signs it.
+ * @throws TypeError/RangeError for invalid arguments (a topic outside the channel is a RangeError).
+ */
+export async function sealGroup(opts: SealGroupOptions): Promise<Uint8Array> {
+  const { sender, keys } = opts;
+  const payload = checkGroupSeal(keys, sender.id, opts);
 
   const header = writeHeader(new ByteWriter(64 + keys.channel.length * 3), ENVELOPE_TYPE.group)
     .string16(sender.id)

@@ -7,12 +7,11 @@
 
 import { AE_PARAMS, shake256Public } from '../../../bindings/index.js';
 import { SecurityError } from '../../errors.js';
-import { topicMatches } from '../../topic/grammar.js';
 import { ByteReader, ByteWriter, boundInput } from '../../wire/codec.js';
 import { unsupported } from '../../wire/fields.js';
 import { LABELS } from '../../wire/labels.js';
 import { MAX_SUBJECT_BYTES } from '../../wire/subject-id.js';
-import { groupNonce, readGroupBody, type GroupBodyFields, type GroupEpochKeys } from '../group.js';
+import { checkGroupSeal, groupNonce, readGroupBody, type GroupBodyFields, type GroupEpochKeys } from '../group.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   ENVELOPE_TYPE,
@@ -20,9 +19,6 @@ import {
   MAX_CHANNEL_BYTES,
   PROTOCOL_VERSION,
   SUITE_DEFAULT,
-  checkBytes,
-  checkTopicArg,
-  checkUint,
   readHeaderFlags,
   topicField,
 } from '../envelope.js';
@@ -116,14 +112,7 @@ function envelopePrefix(keys: GroupEpochKeys): Uint8Array {
 /** Encrypts `payload` as an amortised envelope; returns it with its entry digest. Not signed: a manifest must follow. */
 export function sealAmortised(opts: SealAmortisedOptions): { bytes: Uint8Array; digest: Uint8Array } {
   const { keys } = opts;
-  if (keys.sender !== opts.sender) throw new RangeError(`keys belong to ${keys.sender}, not ${opts.sender}`);
-  checkTopicArg(opts.topic);
-  if (!topicMatches(keys.channel, opts.topic)) throw new RangeError(`topic ${opts.topic} is outside channel ${keys.channel}`);
-  const payload = checkBytes(opts.payload, 'payload');
-  const max = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  if (payload.length > max) throw new RangeError(`payload must be at most ${max} bytes, got ${payload.length}`);
-  checkUint(opts.seq, Number.MAX_SAFE_INTEGER, 'seq');
-  checkUint(opts.now, Number.MAX_SAFE_INTEGER, 'now');
+  const payload = checkGroupSeal(keys, opts.sender, opts);
   // One buffer, written in place: header | u32(|ct|) | ciphertext || tag (the cipher writes into it).
   const prefix = envelopePrefix(keys);
   const headerLength = prefix.length + 16;
