@@ -12,13 +12,27 @@ export type PqcErrorCode = 'FAILED' | 'RANDOMNESS' | 'BAD_SEED' | 'BAD_ARGUMENT'
 
 const byStatus: Record<number, PqcErrorCode> = { [-1]: 'FAILED', [-2]: 'RANDOMNESS', [-3]: 'BAD_SEED', [-4]: 'BAD_ARGUMENT' };
 
-/** A failure of the wasm core itself (not a wrong argument, which throws TypeError/RangeError). */
-export class PqcError extends Error {
-  readonly code: PqcErrorCode;
-  constructor(code: PqcErrorCode, message: string) {
-    super(message);
-    this.name = 'PqcError';
+/**
+ * Base class: every error the package throws on purpose is one of these, with a stable `code` (each subclass narrows
+ * it to its own union). It lives here, on the lowest floor, so that the wasm core's PqcError and the SDK's errors
+ * (src/errors.ts, which re-exports it) are one hierarchy.
+ */
+export class PqcIiotError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
     this.code = code;
+  }
+}
+
+/** A failure of the wasm core itself (not a wrong argument, which throws TypeError/RangeError). */
+export class PqcError extends PqcIiotError {
+  declare readonly code: PqcErrorCode;
+  constructor(code: PqcErrorCode, message: string) {
+    super(code, message);
+    // Explicit: a bundler that renames classes must not change what err.name says.
+    this.name = 'PqcError';
   }
 }
 

@@ -1,6 +1,12 @@
 // One error hierarchy for the SDK. Security failures carry a stable reason
 // code (documented in docs/PROTOCOL.md, "Reason codes"); the MQTT client turns
 // them into `security` events instead of throwing into mqtt.js's event loop.
+// The base class, PqcIiotError, lives with the wasm core's PqcError in
+// bindings/errors.ts (bindings/ is the lowest floor), so both are one hierarchy.
+
+import { PqcIiotError } from '../bindings/errors.js';
+
+export { PqcIiotError };
 
 export const REASONS = Object.freeze({
   MALFORMED: 'the bytes do not parse as the message they claim to be',
@@ -33,15 +39,6 @@ export interface SecurityContext {
   readonly awaitingKey?: boolean;
 }
 
-/** Base class: every error the SDK throws on purpose is one of these. */
-export class PqcIiotError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
 
 /** Something forged, replayed, redirected, malformed or not allowed. */
 export class SecurityError extends PqcIiotError {
@@ -63,11 +60,37 @@ export class SecurityError extends PqcIiotError {
   }
 }
 
+/** Why a storage backend failed: unreadable or inconsistent data, an I/O error, a value over its bound. */
+export type StorageErrorCode = 'CORRUPT' | 'IO' | 'TOO_LARGE';
+
 /** A storage backend failed (disk full, permissions, corrupt file). */
-export class StorageError extends PqcIiotError {}
+export class StorageError extends PqcIiotError {
+  declare readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** What a caller got wrong beyond an argument's type or range. */
+export type ConfigErrorCode =
+  | 'ANCHOR_MISMATCH'
+  | 'BAD_CERTIFICATE'
+  | 'CLOSED'
+  | 'DESTROYED'
+  | 'EXHAUSTED'
+  | 'IDENTITY_MISMATCH'
+  | 'IN_USE'
+  | 'KEY_MISMATCH'
+  | 'NOT_INITIALISED'
+  | 'SIGN_WORKER';
 
 /** A caller passed something the API does not accept (beyond TypeError/RangeError). */
-export class ConfigError extends PqcIiotError {}
+export class ConfigError extends PqcIiotError {
+  declare readonly code: ConfigErrorCode;
+  constructor(code: ConfigErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
 export function isSecurityError(err: unknown): err is SecurityError {
   return err instanceof SecurityError;

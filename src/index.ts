@@ -15,6 +15,16 @@ export * from './storage/index.js';
 export { ReplayGuard, ReplayWindow } from './replay/index.js';
 export { SequenceAllocator } from './storage/sequence.js';
 export { systemClock, type Clock } from './clock.js';
-export { PqcIiotError, SecurityError, StorageError, ConfigError, REASONS, isSecurityError, type ReasonCode } from './errors.js';
+export {
+  PqcIiotError,
+  SecurityError,
+  StorageError,
+  ConfigError,
+  REASONS,
+  isSecurityError,
+  type ReasonCode,
+  type ConfigErrorCode,
+  type StorageErrorCode,
+} from './errors.js';
 // Signing off the caller's thread (workers started by nodeSignWorker from 'pqc-iiot/node').
 export { WorkerSigner, type SignWorkerHandle, type SignWorkerOptions } from './worker/worker-signer.js';
