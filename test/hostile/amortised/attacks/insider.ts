@@ -1,0 +1,40 @@
+// Forgeries by an insider in the amortised-mode run: sub-2 holds the epoch
+// keys, so it can seal amortised messages in pub-1's name that decrypt (held
+// for a manifest, never listed by a real one), reuse sequence numbers already
+// delivered, and sign a manifest for its forgery with its own key.
+
+import { decodeAmortised, sealAmortised, sealManifest } from '../../../../src/protocol/amortised.js';
+import { ENVELOPE_TYPE, FLAGS } from '../../../../src/protocol/envelope.js';
+import { CH1, T1, T2 } from '../../plant.js';
+import { editManifest } from '../../wire-edit.js';
+import type { Attacker } from '../attacker.js';
+import type { Attack } from '../types.js';
+
+/** sub-2 (an insider: it holds the epoch keys) seals amortised messages in pub-1's name; to sub-1 or itself. */
+export async function insiderAttack(atk: Attacker, me: string, m: { topic: string; payload: Uint8Array } | undefined): Promise<Attack[]> {
+  const { rng } = atk;
+  const base = m && m.payload[0] === ENVELOPE_TYPE.group && m.payload[3] === FLAGS.amortised ? decodeAmortised(m.payload) : undefined;
+  if (!base) return [];
+  const keys = atk.insiderKeys.get(`${base.sender}|${base.channel}|${base.epoch}`);
+  if (!keys) return [];
+  const kind = rng.weighted({ 'insider-fresh': 3, 'insider-next': 4, 'insider-reuse': 3, 'insider-manifest': 1.5 });
+  const topic = rng.chance(0.7) ? m!.topic : rng.pick(base.channel === CH1 ? T1 : T2);
+  let seq: number;
+  if (kind === 'insider-fresh' || kind === 'insider-manifest') seq = atk.fresh(base.seq);
+  else if (kind === 'insider-next') seq = base.seq + rng.range(1, 4);
+  else {
+    const o = atk.envPool.get(me)!.items.filter((x) => x.sender === base.sender && x.epoch === base.epoch && atk.delivered(me, x));
+    if (!o.length) return [];
+    seq = rng.pick(o).seq;
+  }
+  const payload = new TextEncoder().encode(`h/999999/${base.sender}/${topic}/forged by an insider`);
+  const { bytes, digest } = await sealAmortised({ sender: base.sender, keys, topic, payload, seq, now: Date.now() });
+  atk.fleet.provenance.addSealed(bytes, topic);
+  const out: Attack[] = [{ kind: kind === 'insider-manifest' ? 'insider-fresh' : kind, topic, payload: bytes }];
+  if (kind === 'insider-manifest') {
+    // A manifest listing the forgery, signed with the insider's own key under the publisher's name.
+    const forged = sealManifest({ sender: atk.fleet.identity('sub-2'), channel: base.channel, epoch: base.epoch, topic, entries: [{ seq, digest }], now: Date.now() });
+    out.push({ kind, topic, payload: editManifest(forged, { sender: base.sender }) });
+  }
+  return out;
+}
