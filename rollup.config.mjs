@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { dts } from 'rollup-plugin-dts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const input = { index: 'src/index.ts', node: 'src/node.ts', bindings: 'bindings/index.ts', 'node-sign-worker': 'src/worker/node-sign-worker.ts' };
+const input = { index: 'src/index.ts', protocol: 'src/protocol-entry.ts', node: 'src/node.ts', bindings: 'bindings/index.ts', 'node-sign-worker': 'src/worker/node-sign-worker.ts' };
 const external = (id) => /^(node:|mqtt|comlink)/.test(id);
 
 /**

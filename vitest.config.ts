@@ -4,7 +4,12 @@ import { defineConfig } from 'vitest/config';
 // scripts/test-setup.mjs builds the Emscripten module here wherever emcc is installed: the core's
 // known-answer, cross-check and memory tests then run a second time against it (test/support/core-module.ts).
 const EMCC_MODULE = 'wasm/build/emcc/pqc.wasm';
-const CORE_FILES = ['test/kat.test.ts', 'test/cross-check.test.ts', 'test/memory.test.ts', 'test/heap.test.ts'];
+const CORE_FILES = [
+  'test/bindings/kat.test.ts',
+  'test/bindings/cross-check.test.ts',
+  'test/bindings/memory.test.ts',
+  'test/bindings/heap.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -1,10 +1,10 @@
 // Synchronous authenticated encryption in wasm (AES-256-CTR, then KMAC256 over nonce, aad and ciphertext;
 // see native/include/pqc.h): a fraction of WebCrypto AES-GCM's per-call cost, for the per-message path.
 
-import { abytes, isBytes } from './assert.js';
+import { abytes, aint, isBytes } from './assert.js';
 import type { Region, WasmCore } from './core.js';
 import { PqcError, Status, check } from './errors.js';
-import { AE_PARAMS } from './params.js';
+import { AE_PARAMS, MAX_OUT_LEN } from './params.js';
 import { getCore } from './state.js';
 
 const L = AE_PARAMS.lengths;
@@ -178,9 +178,7 @@ export function kmac256(key: Uint8Array, data: Uint8Array, custom: Uint8Array = 
   abytes(key, undefined, 'key');
   abytes(data, undefined, 'data');
   abytes(custom, undefined, 'custom');
-  if (!Number.isSafeInteger(outLen) || outLen < 1 || outLen > 1 << 20) {
-    throw new RangeError(`outLen must be an integer from 1 to ${1 << 20}, got ${outLen}`);
-  }
+  aint(outLen, 1, MAX_OUT_LEN, 'outLen');
   const core = getCore();
   return core.run('KMAC256', (scratch) => {
     const out = scratch(outLen);

@@ -170,7 +170,7 @@ export class WasmCore {
    * of allocated and freed each time, and zeroed after the call, so the caller's message does not stay in
    * wasm memory. The stack the call used is not wiped: it holds only values derived from those public
    * inputs, and the next secret operation's own wipe (run()) covers it (verification needs at most ~10 KB
-   * of stack, less than any STACK_WIPE bound; test/memory.test.ts checks that the whole stack is zero
+   * of stack, less than any STACK_WIPE bound; test/bindings/memory.test.ts checks that the whole stack is zero
    * after every secret operation, verifications in between included). Never use this for anything that
    * touches a secret key, a seed or a shared secret.
    */

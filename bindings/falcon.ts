@@ -2,6 +2,7 @@
 
 import { abytes, aseed, isBytes } from './assert.js';
 import { PqcError, check, Status } from './errors.js';
+import { generateKeypair } from './keypair.js';
 import { SIGNER_PARAMS, type SignerLengths, type SignerParams } from './params.js';
 import type { Region } from './core.js';
 import { getCore } from './state.js';
@@ -190,18 +191,10 @@ function makeSigner(p: SignerParams): Signer {
     lengths: L,
     keygen(seed?: Uint8Array): SignKeyPair {
       const s = aseed(seed, L.keygenSeed, 'seed');
-      const core = getCore();
-      return core.run(`${p.name} keygen`, (scratch) => {
-        const pk = scratch(L.publicKey);
-        const sk = scratch(L.secretKey);
-        if (s) {
-          const sd = scratch(s.length);
-          core.heap().set(s, sd.ptr);
-          check(core.fn.pqc_sign_keypair_derand(p.id, pk.ptr, sk.ptr, sd.ptr), `${p.name} keygen`);
-        } else {
-          check(core.fn.pqc_sign_keypair(p.id, pk.ptr, sk.ptr), `${p.name} keygen`);
-        }
-        return { publicKey: core.take(pk), secretKey: core.take(sk) };
+      const fn = getCore().fn;
+      return generateKeypair(`${p.name} keygen`, L.publicKey, L.secretKey, s, {
+        derand: (pk, sk, sd) => fn.pqc_sign_keypair_derand(p.id, pk, sk, sd),
+        random: (pk, sk) => fn.pqc_sign_keypair(p.id, pk, sk),
       }, p.stackWipe);
     },
     sign(message: Uint8Array, secretKey: Uint8Array, seed?: Uint8Array): Uint8Array {

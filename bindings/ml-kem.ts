@@ -2,6 +2,7 @@
 
 import { abytes, aseed } from './assert.js';
 import { check } from './errors.js';
+import { generateKeypair } from './keypair.js';
 import { KEM_PARAMS, type KemLengths, type KemParams } from './params.js';
 import { getCore } from './state.js';
 
@@ -33,18 +34,10 @@ function makeKem(p: KemParams): Kem {
     lengths: L,
     keygen(seed?: Uint8Array): KemKeyPair {
       const s = aseed(seed, L.keygenSeed, 'seed');
-      const core = getCore();
-      return core.run(`${p.name} keygen`, (scratch) => {
-        const pk = scratch(L.publicKey);
-        const sk = scratch(L.secretKey);
-        if (s) {
-          const sd = scratch(s.length);
-          core.heap().set(s, sd.ptr);
-          check(core.fn.pqc_kem_keypair_derand(p.id, pk.ptr, sk.ptr, sd.ptr), `${p.name} keygen`);
-        } else {
-          check(core.fn.pqc_kem_keypair(p.id, pk.ptr, sk.ptr), `${p.name} keygen`);
-        }
-        return { publicKey: core.take(pk), secretKey: core.take(sk) };
+      const fn = getCore().fn;
+      return generateKeypair(`${p.name} keygen`, L.publicKey, L.secretKey, s, {
+        derand: (pk, sk, sd) => fn.pqc_kem_keypair_derand(p.id, pk, sk, sd),
+        random: (pk, sk) => fn.pqc_kem_keypair(p.id, pk, sk),
       }, p.stackWipe);
     },
     encapsulate(publicKey: Uint8Array, seed?: Uint8Array): Encapsulation {

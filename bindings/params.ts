@@ -77,7 +77,7 @@ export interface SignerParams {
  * the same for every input. Wiping only this much (SHAKE-256 of 300 bytes:
  * 20 us with the whole stack) instead of the whole 256 KiB stack saves
  * microseconds per call;
- * test/memory.test.ts checks after every operation of every parameter set that
+ * test/bindings/memory.test.ts checks after every operation of every parameter set that
  * the whole stack below the caller's frame is zero, so a bound that is too
  * small fails there.
  */
@@ -138,3 +138,6 @@ export const Field = Object.freeze({
   TAG: 13,
   CONTEXT: 14,
 } as const);
+
+/** The most a SHAKE-256 or KMAC256 output may ask for: 1 MiB (the heap holds it). */
+export const MAX_OUT_LEN = 1 << 20;

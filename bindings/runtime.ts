@@ -6,6 +6,7 @@ import { compileWasm, type WasmSource } from './loader.js';
 import { selfTest } from './self-test.js';
 import { setCore } from './state.js';
 import { PqcError } from './errors.js';
+import { aoneOf } from './assert.js';
 
 export interface InitOptions {
   /** The module's bytes, a compiled module, or where to fetch it (default: the package's wasm/pqc.wasm). */
@@ -33,7 +34,7 @@ export function falconBuild(): 'fast' | 'strict' | undefined {
  */
 export function init(options: InitOptions = {}): Promise<void> {
   const falcon = options.falcon ?? 'fast';
-  if (falcon !== 'fast' && falcon !== 'strict') throw new TypeError(`falcon must be 'fast' or 'strict', got ${String(falcon)}`);
+  aoneOf(falcon, ['fast', 'strict'], 'falcon');
   if (loading && options.falcon !== undefined && requested !== falcon) {
     return Promise.reject(new PqcError('LOAD', `init() was already called for the '${requested}' Falcon build; it cannot change within one context`));
   }

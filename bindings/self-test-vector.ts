@@ -1,7 +1,7 @@
 // Known answers for the init() self-test. Derived from fixed seeds (bytes
 // 0, 1, 2, ...): ML-KEM-768 keygen seed 0..63 and encapsulation seed 64..95,
 // Falcon-512 keygen seed 0..47 and signing seed 0..87 over SELF_TEST_MESSAGE.
-// test/self-test.test.ts recomputes every value here with independent code:
+// test/bindings/self-test.test.ts recomputes every value here with independent code:
 // @noble/post-quantum (ML-KEM, Falcon), node:crypto and @noble/hashes (the AE).
 
 export const SELF_TEST_MESSAGE = 'pqc-iiot self-test';
@@ -9,7 +9,7 @@ export const SELF_TEST_MESSAGE = 'pqc-iiot self-test';
 /**
  * bindings/ae.ts's seal of SELF_TEST_MESSAGE: encryption key bytes 0..31, MAC key 32..63, nonce 64..75,
  * aad 96..98. Computed independently: node:crypto's AES-256-CTR and @noble/hashes' KMAC256
- * (test/ae.test.ts checks the construction on random inputs the same way).
+ * (test/bindings/ae.test.ts checks the construction on random inputs the same way).
  */
 export const AE_SEALED = '3728888b4d3bfc30ac98f269dc8a615cbac7048988da828f0510e487750d865ab577';
 

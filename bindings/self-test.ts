@@ -2,7 +2,7 @@
 // table in params.ts, and ML-KEM-768 key generation and decapsulation, the AE
 // and a Falcon-512 verification (plain and with a prepared key) give the values
 // recorded in self-test-vector.ts (recomputed independently by
-// test/self-test.test.ts). A miscompiled or truncated module fails here
+// test/bindings/self-test.test.ts). A miscompiled or truncated module fails here
 // instead of producing wrong keys later.
 
 import { ae } from './ae.js';

@@ -1,9 +1,9 @@
 // SHAKE-256 from the pinned fips202.c: known-answer digests and the self-test.
 
-import { abytes, isBytes } from './assert.js';
+import { abytes, aint, isBytes } from './assert.js';
 import { getCore } from './state.js';
 import type { WasmCore } from './core.js';
-import { STACK_WIPE } from './params.js';
+import { MAX_OUT_LEN, STACK_WIPE } from './params.js';
 
 export function shake256With(core: WasmCore, data: Uint8Array, outLen: number): Uint8Array {
   return core.run('shake256', (scratch) => {
@@ -18,9 +18,7 @@ export function shake256With(core: WasmCore, data: Uint8Array, outLen: number): 
 /** SHAKE-256 of `data`, `outLen` bytes. */
 export function shake256(data: Uint8Array, outLen = 32): Uint8Array {
   abytes(data, undefined, 'data');
-  if (!Number.isSafeInteger(outLen) || outLen < 1 || outLen > 1 << 20) {
-    throw new RangeError(`outLen must be an integer from 1 to ${1 << 20}, got ${outLen}`);
-  }
+  aint(outLen, 1, MAX_OUT_LEN, 'outLen');
   return shake256With(getCore(), data, outLen);
 }
 
@@ -36,9 +34,7 @@ export function shake256Public(parts: readonly Uint8Array[], outLen = 32): Uint8
     if (!isBytes(p)) abytes(p, undefined, `parts[${i}]`); // the label only when it throws: this runs per message
     inLen += p!.length;
   }
-  if (!Number.isSafeInteger(outLen) || outLen < 1 || outLen > 1 << 20) {
-    throw new RangeError(`outLen must be an integer from 1 to ${1 << 20}, got ${outLen}`);
-  }
+  aint(outLen, 1, MAX_OUT_LEN, 'outLen');
   const core = getCore();
   return core.runPublic('shake256', inLen + outLen, (region) => {
     const heap = core.heap();

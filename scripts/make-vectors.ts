@@ -5,7 +5,7 @@
 //
 //   npx tsx scripts/make-vectors.ts
 //
-// test/kat.test.ts regenerates every vector from its seeds and checks it with noble again.
+// test/bindings/kat.test.ts regenerates every vector from its seeds and checks it with noble again.
 
 import { writeFileSync } from 'node:fs';
 import { falcon512 as nFalcon512, falcon1024 as nFalcon1024, falcon512padded, falcon1024padded } from '@noble/post-quantum/falcon.js';

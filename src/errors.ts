@@ -37,6 +37,16 @@ export interface SecurityContext {
   readonly detail?: string;
   /** UNKNOWN_EPOCH only: see SecurityError.awaitingKey. */
   readonly awaitingKey?: boolean;
+  /** With awaitingKey: which message is held (see SecurityError.held). */
+  readonly held?: HeldMessage;
+}
+
+/** A message held for its epoch key: its stream and sequence number. */
+export interface HeldMessage {
+  readonly sender: string;
+  readonly channel: string;
+  readonly epoch: number;
+  readonly seq: number;
 }
 
 
@@ -52,11 +62,14 @@ export class SecurityError extends PqcIiotError {
    * forged message that claims an unknown epoch.
    */
   readonly awaitingKey: boolean;
+  /** With awaitingKey: the held message's stream and sequence number (its release carries the same). */
+  readonly held: HeldMessage | undefined;
   constructor(code: ReasonCode, context: SecurityContext = {}) {
     super(code, `${code}: ${context.detail ?? REASONS[code]}${context.topic ? ` (topic ${context.topic})` : ''}`);
     this.topic = context.topic;
     this.sender = context.sender;
     this.awaitingKey = code === 'UNKNOWN_EPOCH' && context.awaitingKey === true;
+    this.held = this.awaitingKey ? context.held : undefined;
   }
 }
 

@@ -3,8 +3,8 @@
 // LABELS.announce || tbs with its own Falcon key: proof that whoever announces
 // the certificate holds its secret key.
 
+import { afinite, auint } from '../../bindings/assert-sdk.js';
 import { falcon512 } from '../../bindings/index.js';
-import { checkNow } from '../clock.js';
 import { verifyFalcon512 } from '../crypto/falcon-verify.js';
 import { ConfigError, SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
@@ -53,7 +53,7 @@ export function createAnnouncement(identity: Identity, certificate: Certificate 
     throw new ConfigError('IDENTITY_MISMATCH', `the certificate of ${cert.subject} does not belong to identity ${identity.id}`);
   }
   const timestamp = options.timestamp ?? Date.now();
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new RangeError(`timestamp must be a safe non-negative integer, got ${timestamp}`);
+  auint(timestamp, 'timestamp');
   const tbs = new ByteWriter(cert.bytes.length + 32)
     .u8(TYPE.announcement)
     .u8(FORMAT_VERSION)
@@ -104,9 +104,9 @@ export interface VerifyAnnouncementOptions {
  * maxSkewMs (FROM_FUTURE) nor older than maxAgeMs (TOO_OLD).
  */
 export function verifyAnnouncement(bytes: Uint8Array, store: TrustStore, options: VerifyAnnouncementOptions = {}): Announcement {
-  const now = checkNow(options.now ?? Date.now());
-  if (options.maxSkewMs !== undefined) checkNow(options.maxSkewMs, 'maxSkewMs');
-  if (options.maxAgeMs !== undefined) checkNow(options.maxAgeMs, 'maxAgeMs');
+  const now = afinite(options.now ?? Date.now(), 'now');
+  if (options.maxSkewMs !== undefined) afinite(options.maxSkewMs, 'maxSkewMs');
+  if (options.maxAgeMs !== undefined) afinite(options.maxAgeMs, 'maxAgeMs');
   const a = decodeAnnouncement(bytes);
   const cert = store.check(a.certificate, now);
   const sender = cert.subject;

@@ -2,6 +2,7 @@
 // public key) is the root of trust every participant is provisioned with out
 // of band; it is not signed, so compare its fingerprint when installing it.
 
+import { abytes, abytesIn } from '../../bindings/assert-sdk.js';
 import { shake256, type SignKeyPair } from '../../bindings/index.js';
 import { ConfigError } from '../errors.js';
 import { equalBytes } from '../wire/bytes.js';
@@ -27,9 +28,7 @@ function checkAnchor(anchor: TrustAnchor): void {
   validateSubjectId(anchor.id, 'trust anchor id');
   const suite = checkSignatureSuite(anchor.suite);
   const length = SIGNATURE_SUITES[suite].signer.lengths.publicKey;
-  if (!(anchor.publicKey instanceof Uint8Array) || anchor.publicKey.length !== length) {
-    throw new RangeError(`trust anchor public key must be ${length} bytes for ${suite}`);
-  }
+  abytes(anchor.publicKey, length, `trust anchor public key (${suite})`);
 }
 
 /**
@@ -122,8 +121,7 @@ export class CertificateAuthority {
     const { signer } = SIGNATURE_SUITES[suite];
     if (options.seed === undefined) return new CertificateAuthority(CONSTRUCT, id, suite, signer.keygen());
     const { seed } = options;
-    if (!(seed instanceof Uint8Array)) throw new TypeError('seed must be a Uint8Array');
-    if (seed.length < 32 || seed.length > 256) throw new RangeError(`seed must be 32 to 256 bytes, got ${seed.length}`);
+    abytesIn(seed, 32, 256, 'seed');
     // Sized up front: ByteWriter must not grow during a bytes write (see the codec).
     const input = new ByteWriter(512).bytes16(CA_SEED_LABEL).u8(SIGNATURE_SUITES[suite].id).string16(id).bytes16(seed).finish();
     const keySeed = shake256(input, signer.lengths.keygenSeed);

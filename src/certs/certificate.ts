@@ -3,8 +3,8 @@
 // encoding (docs/PROTOCOL.md, "Certificate layout"); the CA signs
 // LABELS.certificate || tbs, where tbs is every byte before the signature.
 
+import { aarray, abytes, afinite, aint, aobject } from '../../bindings/assert-sdk.js';
 import { falcon512, mlKem768 } from '../../bindings/index.js';
-import { checkNow } from '../clock.js';
 import { SecurityError } from '../errors.js';
 import type { PublicKeys } from '../identity/identity.js';
 import { topicMatches, filterCovers, validateTopicFilter, isValidTopicName, isValidTopicFilter } from '../topic/grammar.js';
@@ -86,22 +86,8 @@ export interface Certificate extends CertificateFields {
   readonly bytes: Uint8Array;
 }
 
-function checkInteger(value: unknown, max: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${what} must be an integer`);
-  if (value < 0 || value > max) throw new RangeError(`${what} must be 0 to ${max}, got ${value}`);
-  return value;
-}
-
-function checkKey(value: unknown, length: number, what: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
-  if (value.length !== length) throw new RangeError(`${what} must be ${length} bytes, got ${value.length}`);
-  return value;
-}
-
 function checkRights(list: unknown, what: string): string[] {
-  if (!Array.isArray(list)) throw new TypeError(`${what} must be an array of topic filters`);
-  if (list.length > MAX_RIGHTS) throw new RangeError(`${what}: at most ${MAX_RIGHTS} filters, got ${list.length}`);
-  return list.map((filter, i) => {
+  return aarray(list, MAX_RIGHTS, what).map((filter, i) => {
     validateTopicFilter(filter as string);
     const bytes = encodeUtf8(filter as string).length;
     if (bytes > MAX_FILTER_BYTES) throw new RangeError(`${what}[${i}]: at most ${MAX_FILTER_BYTES} bytes, got ${bytes}`);
@@ -116,17 +102,17 @@ function rightsBytes(filters: readonly string[]): number {
 /** Checks fields a CA is about to sign (TypeError/RangeError naming the field). */
 function checkFields(fields: CertificateFields): void {
   validateSubjectId(fields.subject);
-  checkInteger(fields.serial, Number.MAX_SAFE_INTEGER, 'serial');
-  checkInteger(fields.notBefore, Number.MAX_SAFE_INTEGER, 'notBefore');
-  checkInteger(fields.notAfter, Number.MAX_SAFE_INTEGER, 'notAfter');
+  aint(fields.serial, 0, Number.MAX_SAFE_INTEGER, 'serial');
+  aint(fields.notBefore, 0, Number.MAX_SAFE_INTEGER, 'notBefore');
+  aint(fields.notAfter, 0, Number.MAX_SAFE_INTEGER, 'notAfter');
   if (fields.notBefore > fields.notAfter) throw new RangeError('notBefore must not be after notAfter');
-  checkInteger(fields.keyEpoch, 0xffffffff, 'keyEpoch');
-  const flags = checkInteger(fields.flags ?? 0, 0xff, 'flags');
+  aint(fields.keyEpoch, 0, 0xffffffff, 'keyEpoch');
+  const flags = aint(fields.flags ?? 0, 0, 0xff, 'flags');
   if ((flags & ~KNOWN_FLAGS) !== 0) throw new RangeError(`flags: unknown bits 0x${(flags & ~KNOWN_FLAGS).toString(16)}`);
-  if (typeof fields.publicKeys !== 'object' || fields.publicKeys === null) throw new TypeError('publicKeys must be an object');
-  checkKey(fields.publicKeys.falcon, KEY_LENGTHS.falcon, 'publicKeys.falcon');
-  checkKey(fields.publicKeys.mlKem, KEY_LENGTHS.mlKem, 'publicKeys.mlKem');
-  checkKey(fields.publicKeys.x25519, KEY_LENGTHS.x25519, 'publicKeys.x25519');
+  aobject(fields.publicKeys, 'publicKeys');
+  abytes(fields.publicKeys.falcon, KEY_LENGTHS.falcon, 'publicKeys.falcon');
+  abytes(fields.publicKeys.mlKem, KEY_LENGTHS.mlKem, 'publicKeys.mlKem');
+  abytes(fields.publicKeys.x25519, KEY_LENGTHS.x25519, 'publicKeys.x25519');
   const all = [...checkRights(fields.publish, 'publish'), ...checkRights(fields.subscribe, 'subscribe')];
   const total = rightsBytes(all);
   if (total > MAX_RIGHTS_BYTES) throw new RangeError(`rights: at most ${MAX_RIGHTS_BYTES} bytes of filters, got ${total}`);
@@ -281,7 +267,7 @@ export interface VerifyOptions {
  *   `now` is not a finite number.
  */
 export function verifyCertificate(cert: Certificate | Uint8Array, anchor: TrustAnchor, options: VerifyOptions = {}): Certificate {
-  const now = checkNow(options.now ?? Date.now());
+  const now = afinite(options.now ?? Date.now(), 'now');
   const c = cert instanceof Uint8Array || !decoded.has(cert) ? decodeCertificate(cert instanceof Uint8Array ? cert : cert.bytes) : cert;
   const sender = c.subject;
   if (c.issuer !== anchor.id || c.signatureSuite !== anchor.suite) {

@@ -3,6 +3,7 @@
 // up (the trust store rejects a lower number as ROLLBACK). The CA signs
 // LABELS.revocationList || tbs.
 
+import { aarray, aint } from '../../bindings/assert-sdk.js';
 import { SecurityError } from '../errors.js';
 import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
 import { FORMAT_VERSION, TYPE } from '../wire/encoding-ids.js';
@@ -53,22 +54,14 @@ export interface RevocationList extends RevocationListFields {
   readonly bytes: Uint8Array;
 }
 
-function checkSafe(value: unknown, max: number, what: string): void {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${what} must be an integer`);
-  if (value < 0 || value > max) throw new RangeError(`${what} must be 0 to ${max}, got ${value}`);
-}
-
 function checkFields(fields: RevocationListFields): void {
-  checkSafe(fields.number, Number.MAX_SAFE_INTEGER, 'number');
-  checkSafe(fields.issuedAt, Number.MAX_SAFE_INTEGER, 'issuedAt');
-  if (!Array.isArray(fields.entries)) throw new TypeError('entries must be an array');
-  if (fields.entries.length > MAX_REVOCATION_ENTRIES) {
-    throw new RangeError(`entries: at most ${MAX_REVOCATION_ENTRIES}, got ${fields.entries.length}`);
-  }
+  aint(fields.number, 0, Number.MAX_SAFE_INTEGER, 'number');
+  aint(fields.issuedAt, 0, Number.MAX_SAFE_INTEGER, 'issuedAt');
+  aarray(fields.entries, MAX_REVOCATION_ENTRIES, 'entries');
   fields.entries.forEach((e: RevocationEntry, i) => {
     validateSubjectId(e.subject, `entries[${i}].subject`);
-    if (e.kind === 'serial') checkSafe(e.serial, Number.MAX_SAFE_INTEGER, `entries[${i}].serial`);
-    else if (e.kind === 'below-epoch') checkSafe(e.epoch, 0xffffffff, `entries[${i}].epoch`);
+    if (e.kind === 'serial') aint(e.serial, 0, Number.MAX_SAFE_INTEGER, `entries[${i}].serial`);
+    else if (e.kind === 'below-epoch') aint(e.epoch, 0, 0xffffffff, `entries[${i}].epoch`);
     else if (e.kind !== 'subject') throw new RangeError(`entries[${i}].kind must be 'serial', 'below-epoch' or 'subject'`);
   });
 }

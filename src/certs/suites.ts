@@ -1,6 +1,7 @@
 // Algorithm suites named on the wire. A certificate names two: the suite of
 // the subject's keys and the suite of the CA's signature over it.
 
+import { aoneOf } from '../../bindings/assert-sdk.js';
 import { falcon512, falcon1024, type Signer } from '../../bindings/index.js';
 import { unsupported } from '../wire/fields.js';
 
@@ -28,8 +29,5 @@ export function signatureSuiteFromId(id: number, what: string): SignatureSuite {
 
 /** Checks a caller-supplied suite name. */
 export function checkSignatureSuite(suite: unknown): SignatureSuite {
-  if (suite !== 'falcon512' && suite !== 'falcon1024') {
-    throw new RangeError(`suite must be 'falcon512' or 'falcon1024', got ${String(suite)}`);
-  }
-  return suite;
+  return aoneOf(suite, ['falcon512', 'falcon1024'], 'suite');
 }

@@ -4,9 +4,9 @@
 // Every input is fully verified before anything changes, mutations run one at
 // a time, and with a Storage the new state is durable before it is used.
 
+import { afinite } from '../../bindings/assert-sdk.js';
 import { shake256 } from '../../bindings/index.js';
 import { ConfigError, SecurityError, StorageError } from '../errors.js';
-import { checkNow } from '../clock.js';
 import type { Storage } from '../storage/types.js';
 import { equalBytes } from '../wire/bytes.js';
 import { encodeUtf8 } from '../wire/fields.js';
@@ -213,7 +213,7 @@ export class TrustStore {
    *   (outside its validity window), in that order.
    */
   get(subjectId: string, now: number = Date.now()): Certificate {
-    checkNow(now);
+    afinite(now, 'now');
     const cert = typeof subjectId === 'string' ? this.#certs.get(subjectId) : undefined;
     const sender = typeof subjectId === 'string' ? subjectId : undefined;
     if (!cert) throw new SecurityError('UNKNOWN_SENDER', { sender, detail: `no certificate for ${String(subjectId)}` });

@@ -3,9 +3,8 @@
 // what is expected traffic), the counters of stats(), and the QoS of messages
 // held for their epoch key (the key manager holds bytes, not MQTT details).
 
-import { REASONS, SecurityError } from '../errors.js';
+import { REASONS, SecurityError, type HeldMessage } from '../errors.js';
 import { classify } from '../protocol/classify.js';
-import { decodeGroup } from '../protocol/group.js';
 import type { DataMessage } from '../protocol/key-manager.js';
 import type { AmortisedResult } from '../protocol/amortised-manager.js';
 import type { TypedEmitter } from '../util/typed-emitter.js';
@@ -15,7 +14,7 @@ import type { ClientStats, MessageMeta, SecureClientEvents } from './events.js';
 const MAX_HELD_QOS = 10_000;
 
 /** The key a held message's QoS is remembered under: its stream and sequence number. */
-const heldKey = (m: { readonly sender: string; readonly channel: string; readonly epoch: number; readonly seq: number }): string => `${m.sender}\n${m.channel}\n${m.epoch}\n${m.seq}`;
+const heldKey = (m: HeldMessage): string => `${m.sender}\n${m.channel}\n${m.epoch}\n${m.seq}`;
 
 /** Treats anything thrown while handling a message as a security event with a code. */
 export function asSecurityError(err: unknown, topic: string): SecurityError {
@@ -91,19 +90,10 @@ export class Delivery {
     this.emitter.emit('security', Object.freeze({ code: error.code, topic, sender: error.sender, message: error.message || REASONS[error.code], error }));
   }
 
-  /**
-   * Remembers the QoS of a group message the key manager now holds for its
-   * epoch key. Its stream fields are read again here: the key manager's
-   * refusal does not carry the sequence number (a cold path: once per held message).
-   */
-  rememberHeldQos(payload: Uint8Array, qos: 0 | 1 | 2): void {
-    try {
-      const key = heldKey(decodeGroup(payload));
-      if (this.#heldQosByMessage.size >= MAX_HELD_QOS) this.#heldQosByMessage.delete(this.#heldQosByMessage.keys().next().value as string);
-      this.#heldQosByMessage.set(key, qos);
-    } catch {
-      // not a group envelope: nothing is held
-    }
+  /** Remembers the QoS of a group message the key manager now holds for its epoch key. */
+  rememberHeldQos(held: HeldMessage, qos: 0 | 1 | 2): void {
+    if (this.#heldQosByMessage.size >= MAX_HELD_QOS) this.#heldQosByMessage.delete(this.#heldQosByMessage.keys().next().value as string);
+    this.#heldQosByMessage.set(heldKey(held), qos);
   }
 
   /** The QoS a released message arrived with (1 if it was not remembered). */

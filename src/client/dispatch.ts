@@ -60,7 +60,7 @@ export class Dispatch implements InboundHandler {
     const topic = packet.topic;
     const error = asSecurityError(err, topic);
     if (error.code === 'UNKNOWN_SENDER' && this.awaiting.hold(topic, payload, packet.retain, packet.qos)) return;
-    if (error.awaitingKey) this.delivery.rememberHeldQos(payload, packet.qos);
+    if (error.held) this.delivery.rememberHeldQos(error.held, packet.qos);
     this.delivery.reject(error, topic, payload);
   }
 

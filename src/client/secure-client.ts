@@ -13,6 +13,7 @@
 // manifests.ts (amortised mode's manifests), delivery.ts (what reaches the
 // application, and the counters), events.ts (the event types).
 
+import { abytes, aint } from '../../bindings/assert-sdk.js';
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import { init } from '../../bindings/index.js';
 import { decodeCertificate, type Certificate } from '../certs/certificate.js';
@@ -78,7 +79,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     super();
     let options: SecureClientOptions;
     if (typeof b === 'number') {
-      if (!Number.isInteger(b) || b < 1 || b > 65535) throw new RangeError(`port must be 1..65535, got ${b}`);
+      aint(b, 1, 65535, 'port');
       if (!d) throw new TypeError('options (identity, certificate, trustAnchor) are required');
       this.#url = `mqtt://${a}:${b}`;
       options = { ...d, mqtt: { ...d.mqtt, clientId: c ?? d.mqtt?.clientId } };
@@ -253,7 +254,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
    * @throws PublishError INVALID_TOPIC, NOT_AUTHORISED, TOO_LARGE, QUEUE_FULL, TIMEOUT, CLOSED
    */
   async publishAsync(topic: string, payload: Uint8Array, options: SecurePublishOptions = {}): Promise<void> {
-    if (!(payload instanceof Uint8Array)) throw new TypeError(`payload must be a Uint8Array, got ${typeof payload}`);
+    abytes(payload, undefined, 'payload');
     try {
       validateTopicName(topic);
     } catch (err) {

@@ -14,6 +14,7 @@
 // it changes ss even though ML-KEM's implicit rejection already does. All
 // inputs are fixed-length, so the concatenation is unambiguous.
 
+import { abytes } from '../../bindings/assert-sdk.js';
 import { mlKem768 } from '../../bindings/index.js';
 import { concatBytes } from '../wire/bytes.js';
 import { LABELS } from '../wire/labels.js';
@@ -51,11 +52,6 @@ export interface HybridEncapsulation {
   readonly sharedSecret: Uint8Array;
 }
 
-function check(bytes: unknown, length: number, label: string): asserts bytes is Uint8Array {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${label} must be a Uint8Array`);
-  if (bytes.length !== length) throw new RangeError(`${label} must be ${length} bytes, got ${bytes.length}`);
-}
-
 async function combine(ssM: Uint8Array, ssX: Uint8Array, ctX: Uint8Array, pkX: Uint8Array, ctM: Uint8Array): Promise<Uint8Array> {
   const ikm = concatBytes(ssM, ssX, ctX, pkX, await sha256(ctM));
   try {
@@ -71,8 +67,8 @@ async function combine(ssM: Uint8Array, ssX: Uint8Array, ctX: Uint8Array, pkX: U
  * drawn from it, in that order (known-answer vectors); otherwise from the platform.
  */
 export async function hybridEncapsulate(recipient: HybridPublicKey, random?: RandomSource): Promise<HybridEncapsulation> {
-  check(recipient.mlKem, HYBRID_LENGTHS.mlKemPublicKey, 'ML-KEM public key');
-  check(recipient.x25519, HYBRID_LENGTHS.x25519PublicKey, 'X25519 public key');
+  abytes(recipient.mlKem, HYBRID_LENGTHS.mlKemPublicKey, 'ML-KEM public key');
+  abytes(recipient.x25519, HYBRID_LENGTHS.x25519PublicKey, 'X25519 public key');
   const xSeed = random?.(X25519_BYTES);
   const mSeed = random?.(32);
   let ssM: Uint8Array | undefined;
@@ -103,8 +99,8 @@ export async function hybridDecapsulate(
   mlKemCiphertext: Uint8Array,
   secretKey: HybridSecretKey,
 ): Promise<Uint8Array> {
-  check(x25519Ciphertext, HYBRID_LENGTHS.x25519Ciphertext, 'X25519 ciphertext');
-  check(mlKemCiphertext, HYBRID_LENGTHS.mlKemCiphertext, 'ML-KEM ciphertext');
+  abytes(x25519Ciphertext, HYBRID_LENGTHS.x25519Ciphertext, 'X25519 ciphertext');
+  abytes(mlKemCiphertext, HYBRID_LENGTHS.mlKemCiphertext, 'ML-KEM ciphertext');
   const pkX = secretKey.x25519PublicKey ?? (await x25519PublicFromPrivate(secretKey.x25519PrivateKey));
   let ssM: Uint8Array | undefined;
   let ssX: Uint8Array | undefined;

@@ -5,6 +5,7 @@
 // intermediate buffers they own, and turn an authentication failure into a
 // SecurityError('DECRYPT_FAILED').
 
+import { abytes, aint } from '../../bindings/assert-sdk.js';
 import { SecurityError } from '../errors.js';
 
 export const AES_KEY_BYTES = 32;
@@ -21,11 +22,6 @@ function subtle(): SubtleCrypto {
 // WebCrypto's typings want ArrayBuffer-backed views; ours always are.
 const buf = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => bytes as Uint8Array<ArrayBuffer>;
 
-function len(bytes: Uint8Array, length: number, label: string): void {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${label} must be a Uint8Array`);
-  if (bytes.length !== length) throw new RangeError(`${label} must be ${length} bytes, got ${bytes.length}`);
-}
-
 /** SHA-256 of `data`. */
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle().digest('SHA-256', buf(data)));
@@ -36,7 +32,7 @@ export async function sha256(data: Uint8Array): Promise<Uint8Array> {
  * An empty salt means HashLen zero bytes, as the RFC says.
  */
 export async function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
-  if (!Number.isInteger(length) || length < 1 || length > 255 * 32) throw new RangeError(`HKDF length must be 1..8160, got ${length}`);
+  aint(length, 1, 255 * 32, 'HKDF length'); // RFC 5869: at most 255 blocks of SHA-256
   const base = await subtle().importKey('raw', buf(ikm), 'HKDF', false, ['deriveBits']);
   const bits = await subtle().deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: buf(salt), info: buf(info) }, base, length * 8);
   return new Uint8Array(bits);
@@ -44,13 +40,13 @@ export async function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, 
 
 /** Imports a 32-byte AES-256-GCM key, non-extractable (the CryptoKey can be cached; wipe `raw` yourself). */
 export async function importAesKey(raw: Uint8Array): Promise<CryptoKey> {
-  len(raw, AES_KEY_BYTES, 'AES key');
+  abytes(raw, AES_KEY_BYTES, 'AES key');
   return subtle().importKey('raw', buf(raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
 }
 
 /** AES-256-GCM encryption: ciphertext || 16-byte tag. `nonce` must never repeat under `key`. */
 export async function aesGcmSeal(key: CryptoKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-  len(nonce, AES_NONCE_BYTES, 'nonce');
+  abytes(nonce, AES_NONCE_BYTES, 'nonce');
   const out = await subtle().encrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, key, buf(plaintext));
   return new Uint8Array(out);
 }
@@ -60,7 +56,7 @@ export async function aesGcmSeal(key: CryptoKey, nonce: Uint8Array, plaintext: U
  * @throws SecurityError DECRYPT_FAILED for a wrong key, nonce, AAD or a modified ciphertext/tag.
  */
 export async function aesGcmOpen(key: CryptoKey, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-  len(nonce, AES_NONCE_BYTES, 'nonce');
+  abytes(nonce, AES_NONCE_BYTES, 'nonce');
   if (ciphertext.length < AES_TAG_BYTES) throw new SecurityError('DECRYPT_FAILED', { detail: 'ciphertext shorter than the tag' });
   try {
     const out = await subtle().decrypt({ name: 'AES-GCM', iv: buf(nonce), additionalData: buf(aad), tagLength: 128 }, key, buf(ciphertext));
@@ -90,7 +86,7 @@ export interface X25519KeyPair {
 
 /** Imports a raw 32-byte X25519 private key (scalar; WebCrypto clamps it on use), non-extractable unless asked. */
 export async function x25519ImportPrivate(raw: Uint8Array, extractable = false): Promise<CryptoKey> {
-  len(raw, X25519_BYTES, 'X25519 private key');
+  abytes(raw, X25519_BYTES, 'X25519 private key');
   const pkcs8 = new Uint8Array(PKCS8_PREFIX.length + X25519_BYTES);
   try {
     pkcs8.set(PKCS8_PREFIX);
@@ -115,7 +111,7 @@ export async function x25519ExportPrivate(privateKey: CryptoKey): Promise<Uint8A
 }
 
 async function importPublic(publicKey: Uint8Array): Promise<CryptoKey> {
-  len(publicKey, X25519_BYTES, 'X25519 public key');
+  abytes(publicKey, X25519_BYTES, 'X25519 public key');
   return subtle().importKey('raw', buf(publicKey), { name: 'X25519' }, true, []);
 }
 

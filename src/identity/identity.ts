@@ -3,6 +3,7 @@
 // export holds every secret key in the clear: store it only encrypted (a
 // keystore does that; it is not part of this module).
 
+import { abytesIn } from '../../bindings/assert-sdk.js';
 import { PqcError, falcon512, init, mlKem768, shake256, type ExpandedSigningKey, type KemKeyPair, type SignKeyPair } from '../../bindings/index.js';
 import { X25519_BYTES, x25519ExportPrivate, x25519Generate, type X25519KeyPair } from '../crypto/webcrypto.js';
 import { ConfigError, SecurityError } from '../errors.js';
@@ -156,10 +157,7 @@ export async function generateIdentity(id: string, options: GenerateIdentityOpti
     const mlKem = mlKem768.keygen();
     return new Identity(CONSTRUCT, id, falcon, mlKem, await x25519Generate(undefined, extractable));
   }
-  if (!(seed instanceof Uint8Array)) throw new TypeError('seed must be a Uint8Array');
-  if (seed.length < SEED_BYTES.min || seed.length > SEED_BYTES.max) {
-    throw new RangeError(`seed must be ${SEED_BYTES.min} to ${SEED_BYTES.max} bytes, got ${seed.length}`);
-  }
+  abytesIn(seed, SEED_BYTES.min, SEED_BYTES.max, 'seed');
   const falconSeed = deriveSeed(SEED_LABELS.falcon, id, seed, falcon512.lengths.keygenSeed);
   const mlKemSeed = deriveSeed(SEED_LABELS.mlKem, id, seed, mlKem768.lengths.keygenSeed);
   const x25519Seed = deriveSeed(SEED_LABELS.x25519, id, seed, X25519_BYTES);

@@ -2,6 +2,7 @@
 // publisher batching and manifest signing, subscriber hold / release. Only
 // constructed when a KeyManager is given `amortise` or `acceptAmortised`.
 
+import { aoptInt } from '../../bindings/assert-sdk.js';
 import type { Clock } from '../clock.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
@@ -16,7 +17,6 @@ import {
   decodeAmortised,
   decryptAmortised,
   entryDigest,
-  sealAmortised,
   sealManifest,
   sealManifestAsync,
   verifyManifest,
@@ -24,6 +24,7 @@ import {
   type AmortisedFields,
   type HeldAmortised,
 } from './amortised.js';
+import { sealAmortisedUnchecked } from './amortised/envelope.js';
 import { type AsyncSigner, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
 import { groupStream } from './streams.js';
 import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './envelope.js';
@@ -122,12 +123,6 @@ function toSend(batch: ClosedBatch, bytes: Uint8Array): ManifestToSend {
   return Object.freeze({ topic: batch.topic, channel: batch.channel, epoch: batch.epoch, count: batch.entries.length, bytes });
 }
 
-function int(value: number | undefined, fallback: number, min: number, max: number, what: string): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer ${min}..${max}, got ${String(v)}`);
-  return v;
-}
-
 export class AmortisedSide {
   readonly #o: AmortisedSideOptions;
   readonly #channels: ReadonlySet<string> | undefined;
@@ -140,16 +135,16 @@ export class AmortisedSide {
       const a = o.amortise;
       this.#channels = a.channels === undefined ? undefined : new Set(a.channels.map((c) => checkFilterArg(c, 'amortise.channels')));
       this.#batcher = new AmortisedBatcher(
-        int(a.maxBatch, AMORTISED_DEFAULTS.maxBatch, 1, MAX_MANIFEST_ENTRIES, 'amortise.maxBatch'),
-        int(a.maxDelayMs, AMORTISED_DEFAULTS.maxDelayMs, 0, 60_000, 'amortise.maxDelayMs'),
+        aoptInt(a.maxBatch, AMORTISED_DEFAULTS.maxBatch, 1, MAX_MANIFEST_ENTRIES, 'amortise.maxBatch'),
+        aoptInt(a.maxDelayMs, AMORTISED_DEFAULTS.maxDelayMs, 0, 60_000, 'amortise.maxDelayMs'),
       );
     }
     if (o.accept) {
       const a = o.accept;
       this.#receiver = new AmortisedReceiver(
-        int(a.holdMs, AMORTISED_DEFAULTS.holdMs, 1, 10 * 60_000, 'acceptAmortised.holdMs'),
-        int(a.maxHeld, AMORTISED_DEFAULTS.maxHeld, 1, 1_000_000, 'acceptAmortised.maxHeld'),
-        int(a.maxManifests, AMORTISED_DEFAULTS.maxManifests, 1, 100_000, 'acceptAmortised.maxManifests'),
+        aoptInt(a.holdMs, AMORTISED_DEFAULTS.holdMs, 1, 10 * 60_000, 'acceptAmortised.holdMs'),
+        aoptInt(a.maxHeld, AMORTISED_DEFAULTS.maxHeld, 1, 1_000_000, 'acceptAmortised.maxHeld'),
+        aoptInt(a.maxManifests, AMORTISED_DEFAULTS.maxManifests, 1, 100_000, 'acceptAmortised.maxManifests'),
       );
     }
   }
@@ -169,9 +164,12 @@ export class AmortisedSide {
 
   // ---------------------------------------------------------------- publisher
 
-  /** Seals an amortised envelope; record() it next, in sequence order, before its batch can be taken. */
+  /**
+   * Seals an amortised envelope; record() it next, in sequence order, before its batch can be taken.
+   * The key manager checked topic and payload at its entry; keys, seq and now are its own.
+   */
   encrypt(keys: GroupEpochKeys, topic: string, payload: Uint8Array, seq: number, now: number): { bytes: Uint8Array; digest: Uint8Array } {
-    return sealAmortised({ sender: this.#o.identity.id, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes });
+    return sealAmortisedUnchecked({ sender: this.#o.identity.id, keys, topic, payload, seq, now, maxPayloadBytes: this.#o.maxPayloadBytes });
   }
 
   /** Adds a sealed envelope's digest to its topic's batch (sequence numbers in increasing order). */

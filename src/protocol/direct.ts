@@ -7,6 +7,8 @@
 // The AEAD's associated data is every byte before the AEAD ciphertext; the
 // signature covers label || every byte before the signature.
 
+import { abytesMax, auint } from '../../bindings/assert-sdk.js';
+import { validateSubjectId } from '../wire/subject-id.js';
 import { falcon512 } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
 import { hybridDecapsulate, hybridEncapsulate, HYBRID_LENGTHS } from '../crypto/hybrid-kem.js';
@@ -25,10 +27,7 @@ import {
   ENVELOPE_TYPE,
   MAX_ENVELOPE_TOPIC_BYTES,
   MAX_SIGNATURE_BYTES,
-  checkBytes,
-  checkSubjectArg,
   checkTopicArg,
-  checkUint,
   readHeader,
   replayFailure,
   writeHeader,
@@ -132,14 +131,12 @@ export interface SealDirectOptions {
 /** @internal sealDirect for either type (grant.ts seals grants with it). */
 export async function sealDirectEnvelope(type: DirectType, opts: SealDirectOptions): Promise<Uint8Array> {
   const { sender, recipient, senderCert } = opts;
-  checkSubjectArg(sender.id, 'sender id');
-  checkSubjectArg(recipient.subject, 'recipient subject');
+  validateSubjectId(sender.id, 'sender id');
+  validateSubjectId(recipient.subject, 'recipient subject');
   checkTopicArg(opts.topic);
-  const payload = checkBytes(opts.payload, 'payload');
-  const max = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  if (payload.length > max) throw new RangeError(`payload must be at most ${max} bytes, got ${payload.length}`);
-  checkUint(opts.seq, Number.MAX_SAFE_INTEGER, 'seq');
-  checkUint(opts.now, Number.MAX_SAFE_INTEGER, 'now');
+  const payload = abytesMax(opts.payload, opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'payload');
+  auint(opts.seq, 'seq');
+  auint(opts.now, 'now');
   if (senderCert) {
     if (senderCert.subject !== sender.id || !equalBytes(senderCert.publicKeys.falcon, sender.publicKeys.falcon)) {
       throw new RangeError(`senderCert is not the certificate of identity ${sender.id}`);

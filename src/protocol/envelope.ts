@@ -11,7 +11,6 @@ import type { ReplayVerdict, StreamKey } from '../replay/guard.js';
 import { validateTopicFilter, validateTopicName } from '../topic/grammar.js';
 import type { ByteReader, ByteWriter } from '../wire/codec.js';
 import { MAX_FILTER_BYTES, MAX_TOPIC_NAME_BYTES, encodeUtf8, malformed, unsupported } from '../wire/fields.js';
-import { validateSubjectId } from '../wire/subject-id.js';
 
 /**
  * First byte of each envelope. Distinct from each other and from the
@@ -139,11 +138,7 @@ function checkTextArg(text: string, maxBytes: number, what: string): void {
   if (n > maxBytes) throw new RangeError(`${what} must be at most ${maxBytes} UTF-8 bytes, got ${n}`);
 }
 
-/** Argument checks for the sealing side (TypeError/RangeError naming the argument). */
-export function checkSubjectArg(id: string, what: string): string {
-  return validateSubjectId(id, what);
-}
-
+/** The envelope's bounds on a topic and a channel, after their MQTT grammar (TypeError/RangeError naming the argument). */
 export function checkTopicArg(topic: string, what = 'topic'): string {
   validateTopicName(topic);
   checkTextArg(topic, MAX_ENVELOPE_TOPIC_BYTES, what);
@@ -154,17 +149,6 @@ export function checkFilterArg(filter: string, what = 'channel'): string {
   validateTopicFilter(filter);
   checkTextArg(filter, MAX_CHANNEL_BYTES, what);
   return filter;
-}
-
-export function checkUint(value: number, max: number, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError(`${what} must be an integer, got ${String(value)}`);
-  if (value < 0 || value > max) throw new RangeError(`${what} must be 0 to ${max}, got ${value}`);
-  return value;
-}
-
-export function checkBytes(value: unknown, what: string): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
-  return value;
 }
 
 /** Turns a replay verdict into the SecurityError it stands for. */

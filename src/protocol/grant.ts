@@ -3,6 +3,8 @@
 // publisher for it). Layouts and checks: docs/PROTOCOL.md, "Key grant" and
 // "Key request".
 
+import { aint } from '../../bindings/assert-sdk.js';
+import { validateSubjectId } from '../wire/subject-id.js';
 import { falcon512 } from '../../bindings/index.js';
 import { maySubscribe, type Certificate } from '../certs/certificate.js';
 import type { RandomSource } from '../crypto/random.js';
@@ -20,8 +22,6 @@ import {
   MAX_CHANNEL_BYTES,
   MAX_SIGNATURE_BYTES,
   checkFilterArg,
-  checkSubjectArg,
-  checkUint,
   readHeader,
   writeHeader,
   type CertificateSource,
@@ -48,9 +48,9 @@ export const MAX_GRANT_PAYLOAD_BYTES = 2 + MAX_CHANNEL_BYTES + 4 + EPOCH_KEY_BYT
 /** channel string16 | epoch u32 | epoch key 32 | first seq u64 | not after u64. */
 export function encodeGrantPayload(g: GrantPayload): Uint8Array {
   checkFilterArg(g.channel);
-  checkUint(g.epoch, MAX_EPOCH, 'epoch');
-  checkUint(g.firstSeq, Number.MAX_SAFE_INTEGER, 'firstSeq');
-  checkUint(g.notAfter, Number.MAX_SAFE_INTEGER, 'notAfter');
+  aint(g.epoch, 0, MAX_EPOCH, 'epoch');
+  aint(g.firstSeq, 0, Number.MAX_SAFE_INTEGER, 'firstSeq');
+  aint(g.notAfter, 0, Number.MAX_SAFE_INTEGER, 'notAfter');
   return new ByteWriter(MAX_GRANT_PAYLOAD_BYTES)
     .string16(g.channel)
     .u32(g.epoch)
@@ -200,10 +200,10 @@ export interface SealKeyRequestOptions {
 
 /** A signed key request (synchronous: no WebCrypto involved). */
 export function sealKeyRequest(opts: SealKeyRequestOptions): Uint8Array {
-  checkSubjectArg(opts.subscriber.id, 'subscriber id');
-  checkSubjectArg(opts.publisher, 'publisher');
+  validateSubjectId(opts.subscriber.id, 'subscriber id');
+  validateSubjectId(opts.publisher, 'publisher');
   checkFilterArg(opts.filter, 'filter');
-  checkUint(opts.now, Number.MAX_SAFE_INTEGER, 'now');
+  aint(opts.now, 0, Number.MAX_SAFE_INTEGER, 'now');
   const nonce = (opts.random ?? systemRandom)(KEY_REQUEST_NONCE_BYTES);
   const body = writeHeader(new ByteWriter(KEY_REQUEST_FIXED + 300), ENVELOPE_TYPE.keyRequest)
     .string16(opts.subscriber.id)

@@ -10,6 +10,8 @@
 // (LABELS.groupSignature || header || string16(topic) || bytes32(ct)), so a
 // message redirected to another topic fails.
 
+import { abytes, abytesMax, aint, auint } from '../../bindings/assert-sdk.js';
+import { validateSubjectId } from '../wire/subject-id.js';
 import { ae, falcon512, type AeKey } from '../../bindings/index.js';
 import { mayPublish, type Certificate } from '../certs/certificate.js';
 import type { RandomSource } from '../crypto/random.js';
@@ -28,11 +30,8 @@ import {
   ENVELOPE_TYPE,
   MAX_CHANNEL_BYTES,
   MAX_SIGNATURE_BYTES,
-  checkBytes,
   checkFilterArg,
-  checkSubjectArg,
   checkTopicArg,
-  checkUint,
   topicField,
   readHeader,
   replayFailure,
@@ -89,10 +88,10 @@ function kdfInfo(label: Uint8Array, sender: string, channel: string, epoch: numb
  * Does not keep or wipe `epochKey`.
  */
 export async function deriveGroupKeys(epochKey: Uint8Array, sender: string, channel: string, epoch: number): Promise<GroupEpochKeys> {
-  if (!(epochKey instanceof Uint8Array) || epochKey.length !== EPOCH_KEY_BYTES) throw new RangeError(`epoch key must be ${EPOCH_KEY_BYTES} bytes`);
-  checkSubjectArg(sender, 'sender');
+  abytes(epochKey, EPOCH_KEY_BYTES, 'epoch key');
+  validateSubjectId(sender, 'sender');
   checkFilterArg(channel);
-  checkUint(epoch, MAX_EPOCH, 'epoch');
+  aint(epoch, 0, MAX_EPOCH, 'epoch');
   const none = new Uint8Array(0);
   const settled = await Promise.allSettled([
     hkdf(epochKey, none, kdfInfo(LABELS.groupKey, sender, channel, epoch), AES_KEY_BYTES),
@@ -221,11 +220,9 @@ export function checkGroupSeal(
   if (keys.sender !== sender) throw new RangeError(`keys belong to ${keys.sender}, not ${sender}`);
   checkTopicArg(opts.topic);
   if (!topicMatches(keys.channel, opts.topic)) throw new RangeError(`topic ${opts.topic} is outside channel ${keys.channel}`);
-  const payload = checkBytes(opts.payload, 'payload');
-  const max = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  if (payload.length > max) throw new RangeError(`payload must be at most ${max} bytes, got ${payload.length}`);
-  checkUint(opts.seq, Number.MAX_SAFE_INTEGER, 'seq');
-  checkUint(opts.now, Number.MAX_SAFE_INTEGER, 'now');
+  const payload = abytesMax(opts.payload, opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'payload');
+  auint(opts.seq, 'seq');
+  auint(opts.now, 'now');
   return payload;
 }
 
@@ -234,8 +231,16 @@ export function checkGroupSeal(
  * @throws TypeError/RangeError for invalid arguments (a topic outside the channel is a RangeError).
  */
 export async function sealGroup(opts: SealGroupOptions): Promise<Uint8Array> {
-  const { sender, keys } = opts;
-  const payload = checkGroupSeal(keys, sender.id, opts);
+  checkGroupSeal(opts.keys, opts.sender.id, opts);
+  return sealGroupUnchecked(opts);
+}
+
+/**
+ * sealGroup without its argument checks, for a caller that made them (the key
+ * manager checks topic and payload at its entry; keys, seq and now are its own).
+ */
+export async function sealGroupUnchecked(opts: SealGroupOptions): Promise<Uint8Array> {
+  const { sender, keys, payload } = opts;
 
   const header = writeHeader(new ByteWriter(64 + keys.channel.length * 3), ENVELOPE_TYPE.group)
     .string16(sender.id)

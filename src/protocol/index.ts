@@ -1,7 +1,5 @@
 // The protocol's messages and key management (no MQTT): direct envelopes,
 // group data envelopes, key grants and requests, and the KeyManager.
-export { ByteReader, ByteWriter, boundInput, MAX_U64 } from '../wire/codec.js';
-export { LABELS } from '../wire/labels.js';
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   ENVELOPE_TYPE,
@@ -30,7 +28,6 @@ export {
   MAX_EPOCH,
   decodeGroup,
   deriveGroupKeys,
-  groupNonce,
   maxGroupBytes,
   openGroup,
   sealGroup,
@@ -62,9 +59,8 @@ export {
   type SealGrantOptions,
   type SealKeyRequestOptions,
 } from './grant.js';
-export { channelFor, compareSpecificity, filtersOverlap } from './channels.js';
+export { channelFor } from './channels.js';
 export { claimedSender } from './peek.js';
-export { directStream, groupStream, groupStreamChannel } from './streams.js';
 export {
   KEY_MANAGER_DEFAULTS,
   KeyManager,
@@ -87,7 +83,6 @@ export {
   MAX_MANIFEST_ENTRIES,
   decodeAmortised,
   decodeManifest,
-  entryDigest,
   isAmortisedEnvelope,
   maxAmortisedBytes,
   sealAmortised,
@@ -98,4 +93,5 @@ export {
   type ManifestFields,
   type VerifiedManifest,
 } from './amortised.js';
+export { classify, type PayloadKind } from './classify.js';
 export type { AmortiseOptions, AmortisedAcceptOptions, AmortisedResult, ManifestToSend } from './amortised-manager.js';

@@ -31,6 +31,7 @@
 // subscriber role), direct-messages.ts (commands) and amortised-mode.ts
 // (amortised mode's wiring). The roles share state only through the context.
 
+import { atype } from '../../bindings/assert-sdk.js';
 import type { Certificate } from '../certs/certificate.js';
 import { systemClock } from '../clock.js';
 import { systemRandom } from '../crypto/random.js';
@@ -115,7 +116,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
   static async open(opts: KeyManagerOptions): Promise<KeyManager> {
     const { identity, certificate } = opts;
     assertOwnCertificate(identity, certificate);
-    if (opts.clock !== undefined && typeof opts.clock !== 'function') throw new TypeError('clock must be a function');
+    if (opts.clock !== undefined) atype(opts.clock, 'function', 'clock');
     const prefix = `${opts.storagePrefix ?? 'pqc-iiot/km/v1/'}${keySegment(identity.id)}/`;
     const replay =
       opts.replay ??

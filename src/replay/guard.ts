@@ -26,6 +26,7 @@
 // messages younger than maxAgeMs could then be replayed once. Subscribers
 // that must not see that use persistent storage.
 
+import { aint, astring, atype, auint } from '../../bindings/assert-sdk.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { SecurityError, StorageError } from '../errors.js';
@@ -34,8 +35,8 @@ import { EpochFloors } from './epoch-floor.js';
 import { EvictionFloor } from './eviction-floor.js';
 import { newStream, persistStream, type ResidentStream } from './resident-stream.js';
 import type { StreamKey } from './stream-id.js';
-import { STREAM_PREFIX, assertEpoch, epochOf, streamId, streamPrefix } from './stream-id.js';
-import { DEFAULT_WINDOW_SIZE, ReplayWindow, assertSeq, assertWindowSize } from './window.js';
+import { STREAM_PREFIX, epochOf, streamId, streamPrefix } from './stream-id.js';
+import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, ReplayWindow } from './window.js';
 
 export type { StreamKey } from './stream-id.js';
 
@@ -77,18 +78,6 @@ const OK: ReplayVerdict = Object.freeze({ ok: true });
 const PRELOAD_BATCH = 32;
 const noop = (): void => {};
 
-function assertDuration(value: unknown, label: string): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${label} must be a non-negative integer of milliseconds, got ${String(value)}`);
-  }
-}
-
-function assertTimestamp(value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`timestampMs must be an integer from 0 to 2^53-1, got ${String(value)}`);
-  }
-}
-
 export class ReplayGuard {
   readonly #storage: Storage | undefined;
   readonly #namespace: string;
@@ -126,14 +115,12 @@ export class ReplayGuard {
    * @throws RangeError for a bad option
    */
   static async open(opts: ReplayGuardOptions = {}): Promise<ReplayGuard> {
-    if (opts.clock !== undefined && typeof opts.clock !== 'function') throw new TypeError('clock must be a function');
-    if (opts.namespace !== undefined && typeof opts.namespace !== 'string') throw new TypeError('namespace must be a string');
-    if (opts.windowSize !== undefined) assertWindowSize(opts.windowSize, 'windowSize');
-    if (opts.maxAgeMs !== undefined) assertDuration(opts.maxAgeMs, 'maxAgeMs');
-    if (opts.clockSkewMs !== undefined) assertDuration(opts.clockSkewMs, 'clockSkewMs');
-    if (opts.maxStreams !== undefined && (!Number.isSafeInteger(opts.maxStreams) || opts.maxStreams < 1)) {
-      throw new RangeError(`maxStreams must be a positive integer, got ${String(opts.maxStreams)}`);
-    }
+    if (opts.clock !== undefined) atype(opts.clock, 'function', 'clock');
+    if (opts.namespace !== undefined) astring(opts.namespace, 'namespace');
+    if (opts.windowSize !== undefined) aint(opts.windowSize, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE, 'windowSize');
+    if (opts.maxAgeMs !== undefined) auint(opts.maxAgeMs, 'maxAgeMs');
+    if (opts.clockSkewMs !== undefined) auint(opts.clockSkewMs, 'clockSkewMs');
+    if (opts.maxStreams !== undefined) aint(opts.maxStreams, 1, Number.MAX_SAFE_INTEGER, 'maxStreams');
     const guard = new ReplayGuard(opts);
     await guard.#preload();
     return guard;
@@ -148,8 +135,8 @@ export class ReplayGuard {
    */
   check(key: StreamKey, seq: number, timestampMs: number): ReplayVerdict {
     const id = streamId(key);
-    assertSeq(seq);
-    assertTimestamp(timestampMs);
+    auint(seq, 'seq');
+    auint(timestampMs, 'timestampMs');
     if (key.epoch < this.epochFloor(key.sender, key.channel)) return this.#reject('REPLAY');
     const stream = this.#streams.get(id);
     if (stream) {
@@ -176,8 +163,8 @@ export class ReplayGuard {
    */
   async accept(key: StreamKey, seq: number, timestampMs?: number): Promise<void> {
     const id = streamId(key);
-    assertSeq(seq);
-    if (timestampMs !== undefined) assertTimestamp(timestampMs);
+    auint(seq, 'seq');
+    if (timestampMs !== undefined) auint(timestampMs, 'timestampMs');
     if (key.epoch < this.epochFloor(key.sender, key.channel)) {
       throw new SecurityError('REPLAY', { sender: key.sender, detail: `epoch ${key.epoch} was retired (its replay state is gone)` });
     }
@@ -239,7 +226,7 @@ export class ReplayGuard {
    */
   async forgetEpoch(sender: string, channel: string, epochBelow: number): Promise<void> {
     const prefix = streamPrefix(sender, channel);
-    assertEpoch(epochBelow, 'epochBelow');
+    auint(epochBelow, 'epochBelow');
     // The windows below go away, so the epochs below must never be accepted
     // again: a durable floor says so, even after a restart (a late grant for a
     // forgotten epoch would otherwise reopen it to replays).

@@ -3,6 +3,8 @@
 // escaped in sender and channel so the mapping is injective and a prefix
 // "replay/v1/<sender>/<channel>/" selects exactly one (sender, channel).
 
+import { astring, auint } from '../../bindings/assert-sdk.js';
+
 export interface StreamKey {
   readonly sender: string;
   readonly channel: string;
@@ -16,19 +18,15 @@ export const MAX_NAME_LENGTH = 512;
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
-function assertName(value: unknown, label: string): asserts value is string {
-  if (typeof value !== 'string') throw new TypeError(`${label} must be a string, got ${typeof value}`);
-  if (value.length === 0 || value.length > MAX_NAME_LENGTH) {
-    throw new RangeError(`${label} must be 1 to ${MAX_NAME_LENGTH} characters, got ${value.length}`);
+/** A sender or channel as part of a storage key. */
+function checkName(value: unknown, label: string): string {
+  const name = astring(value, label);
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new RangeError(`${label} must be 1 to ${MAX_NAME_LENGTH} characters, got ${name.length}`);
   }
   // A lone surrogate has no UTF-8 form: two different names would share one key.
-  if (LONE_SURROGATE.test(value)) throw new RangeError(`${label} contains a lone surrogate`);
-}
-
-export function assertEpoch(epoch: unknown, label = 'epoch'): asserts epoch is number {
-  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0) {
-    throw new RangeError(`${label} must be an integer from 0 to 2^53-1, got ${String(epoch)}`);
-  }
+  if (LONE_SURROGATE.test(name)) throw new RangeError(`${label} contains a lone surrogate`);
+  return name;
 }
 
 const escapeName = (name: string): string => name.replace(/%/g, '%25').replace(/\//g, '%2F');
@@ -42,8 +40,8 @@ const prefixes = new Map<string, Map<string, string>>();
 export function streamPrefix(sender: string, channel: string): string {
   const known = prefixes.get(sender)?.get(channel);
   if (known !== undefined) return known;
-  assertName(sender, 'sender');
-  assertName(channel, 'channel');
+  checkName(sender, 'sender');
+  checkName(channel, 'channel');
   const prefix = `${STREAM_PREFIX}${escapeName(sender)}/${escapeName(channel)}/`;
   if (prefixes.size >= PREFIX_MEMO_LIMIT) prefixes.clear();
   let bySender = prefixes.get(sender);
@@ -61,7 +59,7 @@ export function streamId(key: StreamKey): string {
   if (typeof key !== 'object' || key === null) throw new TypeError('key must be { sender, channel, epoch }');
   const known = frozenIds.get(key);
   if (known !== undefined) return known;
-  assertEpoch(key.epoch, 'key.epoch');
+  auint(key.epoch, 'key.epoch');
   const id = `${streamPrefix(key.sender, key.channel)}${key.epoch}`;
   if (Object.isFrozen(key)) frozenIds.set(key, id);
   return id;

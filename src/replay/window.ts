@@ -12,7 +12,7 @@
 // numbers h-size+1 .. h were accepted. Anything at or below h-size is too old
 // to tell apart and is a 'replay'.
 
-import { isBytes } from '../../bindings/assert.js';
+import { abytes, aint, auint } from '../../bindings/assert-sdk.js';
 import { SecurityError, StorageError } from '../errors.js';
 
 /** 'fresh': never accepted (accept it once authenticated); 'duplicate': accepted already; 'replay': too old to tell. */
@@ -29,21 +29,6 @@ const VERSION = 1;
 const HEADER_BYTES = 16;
 const HAS_HIGHEST = 1;
 
-/** Checks a sequence number: a safe integer >= 0. */
-export function assertSeq(seq: unknown, label = 'seq'): asserts seq is number {
-  if (typeof seq !== 'number') throw new TypeError(`${label} must be a number, got ${typeof seq}`);
-  if (!Number.isSafeInteger(seq) || seq < 0) {
-    throw new RangeError(`${label} must be an integer from 0 to 2^53-1, got ${seq}`);
-  }
-}
-
-/** Checks a window size: an integer from 64 to 2^20. */
-export function assertWindowSize(size: unknown, label = 'size'): asserts size is number {
-  if (typeof size !== 'number' || !Number.isInteger(size) || size < MIN_WINDOW_SIZE || size > MAX_WINDOW_SIZE) {
-    throw new RangeError(`${label} must be an integer from ${MIN_WINDOW_SIZE} to ${MAX_WINDOW_SIZE}, got ${String(size)}`);
-  }
-}
-
 function corrupt(detail: string): StorageError {
   return new StorageError('CORRUPT', `replay window: ${detail}`);
 }
@@ -55,14 +40,14 @@ export class ReplayWindow {
   #highest: number | undefined;
 
   constructor(size: number = DEFAULT_WINDOW_SIZE) {
-    assertWindowSize(size);
+    aint(size, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE, 'size');
     this.size = size;
     this.#bits = new Uint32Array(Math.ceil(size / 32));
   }
 
   /** Classifies `seq` without changing anything. Call it before verifying the message. */
   check(seq: number): ReplayClass {
-    assertSeq(seq);
+    auint(seq, 'seq');
     const h = this.#highest;
     if (h === undefined || seq > h) return 'fresh';
     if (seq <= h - this.size) return 'replay';
@@ -128,8 +113,8 @@ export class ReplayWindow {
    *   StorageError CORRUPT for anything malformed.
    */
   static deserialize(bytes: Uint8Array, size?: number): ReplayWindow {
-    if (!isBytes(bytes)) throw new TypeError('bytes must be a Uint8Array');
-    if (size !== undefined) assertWindowSize(size);
+    abytes(bytes, undefined, 'bytes');
+    if (size !== undefined) aint(size, MIN_WINDOW_SIZE, MAX_WINDOW_SIZE, 'size');
     if (bytes.length < HEADER_BYTES) throw corrupt(`${bytes.length} bytes is shorter than the header`);
     if (bytes[0] !== MAGIC_0 || bytes[1] !== MAGIC_1) throw corrupt('bad magic');
     if (bytes[2] !== VERSION) throw corrupt(`unknown version ${bytes[2]}`);

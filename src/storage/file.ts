@@ -21,8 +21,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { abytesMax, aoptInt, astring } from '../../bindings/assert-sdk.js';
 import { StorageError } from '../errors.js';
-import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, checkKey, checkMaxValueBytes, checkPrefix, checkValue } from './memory.js';
+import { DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, checkKey } from './memory.js';
 import type { Storage } from './types.js';
 
 export interface FileStorageOptions {
@@ -144,8 +145,8 @@ export class FileStorage implements Storage {
    * @throws StorageError IO if the directory cannot be created or read
    */
   static async open(directory: string, options: FileStorageOptions = {}): Promise<FileStorage> {
-    if (typeof directory !== 'string' || directory.length === 0) throw new TypeError('directory must be a non-empty string');
-    const maxValueBytes = checkMaxValueBytes(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
+    if (astring(directory, 'directory').length === 0) throw new RangeError('directory must not be empty');
+    const maxValueBytes = aoptInt(options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES, 0, MAX_VALUE_BYTES, 'maxValueBytes');
     try {
       await mkdir(directory, { recursive: true, mode: 0o700 });
       for (const name of await readdir(directory)) {
@@ -175,7 +176,7 @@ export class FileStorage implements Storage {
 
   async set(key: string, value: Uint8Array): Promise<void> {
     const keyBytes = checkKey(key);
-    checkValue(value, this.#maxValueBytes);
+    abytesMax(value, this.#maxValueBytes, 'value');
     const data = encodeFile(keyBytes, value);
     return this.#serial(key, async () => {
       try {
@@ -201,7 +202,7 @@ export class FileStorage implements Storage {
 
   /** Keys starting with `prefix`, sorted. Reads the files of long (hashed) keys to learn their keys. */
   async keys(prefix: string): Promise<string[]> {
-    checkPrefix(prefix);
+    astring(prefix, 'prefix');
     let names: string[];
     try {
       names = await readdir(this.directory);

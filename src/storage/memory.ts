@@ -1,17 +1,18 @@
 // Storage in a Map: for tests, browsers without persistence, and processes
 // whose state may die with them. Nothing survives a restart.
 //
-// The argument checks shared by every Storage implementation live here too
-// (file.ts imports them), so all backends accept exactly the same keys and
-// values.
+// The key check shared by every Storage implementation lives here too
+// (file.ts imports it), so all backends accept exactly the same keys.
 
-import { isBytes } from '../../bindings/assert.js';
+import { abytesMax, aoptInt, astring } from '../../bindings/assert-sdk.js';
 import type { Storage } from './types.js';
 
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 4096;
 /** Default bound on one value. */
 export const DEFAULT_MAX_VALUE_BYTES = 1 << 20;
+/** The largest maxValueBytes a backend accepts (2 GiB: one file, one Uint8Array). */
+export const MAX_VALUE_BYTES = 2 ** 31;
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 const utf8 = new TextEncoder();
@@ -22,34 +23,13 @@ const utf8 = new TextEncoder();
  * Returns its UTF-8 bytes.
  */
 export function checkKey(key: unknown, label = 'key'): Uint8Array {
-  if (typeof key !== 'string') throw new TypeError(`${label} must be a string, got ${typeof key}`);
-  if (LONE_SURROGATE.test(key)) throw new RangeError(`${label} contains a lone surrogate`);
-  const bytes = utf8.encode(key);
+  const text = astring(key, label);
+  if (LONE_SURROGATE.test(text)) throw new RangeError(`${label} contains a lone surrogate`);
+  const bytes = utf8.encode(text);
   if (bytes.length === 0 || bytes.length > MAX_KEY_BYTES) {
     throw new RangeError(`${label} must be 1 to ${MAX_KEY_BYTES} UTF-8 bytes, got ${bytes.length}`);
   }
   return bytes;
-}
-
-/** Checks a prefix for keys(): a string (empty selects every key). */
-export function checkPrefix(prefix: unknown): string {
-  if (typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
-  return prefix;
-}
-
-/** Checks a value: a Uint8Array of at most `max` bytes. */
-export function checkValue(value: unknown, max: number): Uint8Array {
-  if (!isBytes(value)) throw new TypeError('value must be a Uint8Array');
-  if (value.length > max) throw new RangeError(`value must be at most ${max} bytes, got ${value.length}`);
-  return value;
-}
-
-/** Checks a maxValueBytes option. */
-export function checkMaxValueBytes(max: unknown): number {
-  if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0 || max > 2 ** 31) {
-    throw new RangeError(`maxValueBytes must be an integer from 0 to 2^31, got ${String(max)}`);
-  }
-  return max;
 }
 
 export interface MemoryStorageOptions {
@@ -62,7 +42,7 @@ export class MemoryStorage implements Storage {
   readonly #maxValueBytes: number;
 
   constructor(options: MemoryStorageOptions = {}) {
-    this.#maxValueBytes = checkMaxValueBytes(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
+    this.#maxValueBytes = aoptInt(options.maxValueBytes, DEFAULT_MAX_VALUE_BYTES, 0, MAX_VALUE_BYTES, 'maxValueBytes');
   }
 
   /** A copy of the stored value (callers cannot change what is stored). */
@@ -75,7 +55,7 @@ export class MemoryStorage implements Storage {
   /** Stores a copy of `value`. */
   async set(key: string, value: Uint8Array): Promise<void> {
     checkKey(key);
-    const copy = new Uint8Array(checkValue(value, this.#maxValueBytes)); // a copy, also for a Buffer (whose slice() is a view)
+    const copy = new Uint8Array(abytesMax(value, this.#maxValueBytes, 'value')); // a copy, also for a Buffer (whose slice() is a view)
     this.#entries.get(key)?.fill(0); // values may be keys: wipe the copy this one replaces
     this.#entries.set(key, copy);
   }
@@ -87,7 +67,7 @@ export class MemoryStorage implements Storage {
   }
 
   async keys(prefix: string): Promise<string[]> {
-    checkPrefix(prefix);
+    astring(prefix, 'prefix');
     return [...this.#entries.keys()].filter((key) => key.startsWith(prefix)).sort();
   }
 }

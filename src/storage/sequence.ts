@@ -11,6 +11,7 @@
 // Numbers are safe integers from 0 to 2^53-1 (see replay/window.ts). The
 // stored value is the mark as a u64, big-endian, 8 bytes.
 
+import { aoptInt } from '../../bindings/assert-sdk.js';
 import { ConfigError, StorageError } from '../errors.js';
 import { checkKey } from './memory.js';
 import type { Storage } from './types.js';
@@ -74,10 +75,7 @@ export class SequenceAllocator {
    */
   static async open(storage: Storage, key: string, options: SequenceAllocatorOptions = {}): Promise<SequenceAllocator> {
     checkKey(key);
-    const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-    if (!Number.isSafeInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK_SIZE) {
-      throw new RangeError(`blockSize must be an integer from 1 to 2^32, got ${String(blockSize)}`);
-    }
+    const blockSize = aoptInt(options.blockSize, DEFAULT_BLOCK_SIZE, 1, MAX_BLOCK_SIZE, 'blockSize');
     let keys = openKeys.get(storage);
     if (!keys) openKeys.set(storage, (keys = new Set()));
     if (keys.has(key)) throw new ConfigError('IN_USE', `a SequenceAllocator for ${key} is already open on this storage`);

@@ -4,6 +4,8 @@
 // compared exactly (case-sensitive, no normalisation). A filter whose first
 // level is a wildcard never matches a topic whose first character is '$'.
 
+import { astring } from '../../bindings/assert-sdk.js';
+
 /** The MQTT limit for a topic name or filter, in UTF-8 bytes. */
 export const MAX_TOPIC_BYTES = 65_535;
 
@@ -26,17 +28,13 @@ function remember(set: Set<string>, text: string): void {
   set.add(text);
 }
 
-function describe(value: unknown): string {
-  return value === null ? 'null' : typeof value === 'object' ? 'object' : typeof value;
-}
-
 /**
  * Checks the rules common to names and filters: a string, non-empty, well-formed
  * UTF-16 (so it has a UTF-8 form), no U+0000, at most 65,535 UTF-8 bytes.
  * Returns the UTF-8 length.
  */
-function checkCommon(text: unknown, what: string): string {
-  if (typeof text !== 'string') throw new TypeError(`${what} must be a string, got ${describe(text)}`);
+function checkCommon(value: unknown, what: string): string {
+  const text = astring(value, what);
   if (text.length === 0) throw new RangeError(`${what} must not be empty`);
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {

@@ -1,17 +1,19 @@
 // Bounds how many operations run at once (QoS 1/2 publishes awaiting their
 // acknowledgement): brokers drop or refuse bursts beyond their receive window.
 
+import { aint } from '../../bindings/assert-sdk.js';
+
 export class Semaphore {
   private waiting: (() => void)[] = [];
   private active = 0;
 
   constructor(private limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    aint(limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
   }
 
   /** Changes the bound (e.g. to the broker's Receive Maximum); waiters proceed if there is room. */
   resize(limit: number): void {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    aint(limit, 1, Number.MAX_SAFE_INTEGER, 'limit');
     this.limit = limit;
     this.drain();
   }

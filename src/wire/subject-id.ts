@@ -4,6 +4,8 @@
 // '+', '#' so an id can always stand as a single MQTT topic level.
 
 /** The largest subject id, in UTF-8 bytes. */
+import { astring } from '../../bindings/assert-sdk.js';
+
 export const MAX_SUBJECT_BYTES = 128;
 
 const utf8 = new TextEncoder();
@@ -14,8 +16,8 @@ const utf8 = new TextEncoder();
  * @throws TypeError if `id` is not a string; RangeError naming the rule broken.
  * @example validateSubjectId('plc-7'); // 'plc-7'
  */
-export function validateSubjectId(id: unknown, what = 'subject id'): string {
-  if (typeof id !== 'string') throw new TypeError(`${what} must be a string, got ${id === null ? 'null' : typeof id}`);
+export function validateSubjectId(value: unknown, what = 'subject id'): string {
+  const id = astring(value, what);
   if (id.length === 0) throw new RangeError(`${what} must not be empty`);
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);

@@ -8,6 +8,7 @@
 // come back within timeoutMs, is made on the caller's thread instead, the
 // worker is stopped and not used again, and onError hears about it once.
 
+import { aoptInt } from '../../bindings/assert-sdk.js';
 import { transfer, wrap, type Endpoint, type Remote } from 'comlink';
 import { falcon512, falconBuild } from '../../bindings/index.js';
 import { ConfigError } from '../errors.js';
@@ -55,12 +56,6 @@ function newSlot(handle: SignWorkerHandle): Slot {
 
 const PROBE = new TextEncoder().encode('pqc-iiot/v1/sign-worker/probe');
 
-function int(value: number | undefined, fallback: number, min: number, max: number, what: string): number {
-  const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer ${min}..${max}, got ${String(v)}`);
-  return v;
-}
-
 export class WorkerSigner {
   readonly #identity: Identity;
   readonly #slots: Slot[];
@@ -83,9 +78,9 @@ export class WorkerSigner {
    * @throws ConfigError('SIGN_WORKER') if a worker cannot be started (the ones started are stopped).
    */
   static async start(identity: Identity, options: SignWorkerOptions, onError: (err: Error) => void = () => undefined): Promise<WorkerSigner> {
-    const count = int(options.count, 1, 1, 16, 'signWorkers.count');
-    const timeoutMs = int(options.timeoutMs, 5_000, 1, 600_000, 'signWorkers.timeoutMs');
-    const startTimeoutMs = int(options.startTimeoutMs, 10_000, 1, 600_000, 'signWorkers.startTimeoutMs');
+    const count = aoptInt(options.count, 1, 1, 16, 'signWorkers.count');
+    const timeoutMs = aoptInt(options.timeoutMs, 5_000, 1, 600_000, 'signWorkers.timeoutMs');
+    const startTimeoutMs = aoptInt(options.startTimeoutMs, 10_000, 1, 600_000, 'signWorkers.startTimeoutMs');
     const falcon = falconBuild();
     if (falcon === undefined) throw new ConfigError('NOT_INITIALISED', 'call init() before starting signing workers');
     const slots: Slot[] = [];

@@ -3,35 +3,48 @@
 //
 // Import maps do not apply to workers (Chromium 156: a bare `import 'mqtt'` in
 // a module worker fails to load, even when the page has an import map). So
-// here the SDK entry dist/index.js is fetched, its one bare specifier ('mqtt')
-// (and comlink's) and its relative chunk imports ('./bindings.js', ...) are rewritten to
-// absolute URLs, and the result is imported from a blob: URL. Only the entry
-// module is rewritten: its chunks load from their real URLs, so bindings.js
-// still finds ../wasm/pqc.wasm through its own import.meta.url. (An
-// application would bundle mqtt into its worker instead.)
+// here the SDK entry dist/index.js, and every chunk it imports that has a bare
+// specifier ('mqtt', 'comlink') somewhere below it, is fetched, its specifiers
+// are rewritten to absolute URLs, and the result is imported from a blob: URL.
+// A chunk with no bare specifier below it loads from its real URL, so
+// bindings.js still finds ../wasm/pqc.wasm through its own import.meta.url.
+// (An application would bundle mqtt into its worker instead.)
 import { createApi } from './client-run.js';
 
-const MQTT_ESM = new URL('../../node_modules/mqtt/dist/mqtt.esm.js', import.meta.url).href;
-const COMLINK_ESM = new URL('../../node_modules/comlink/dist/esm/comlink.mjs', import.meta.url).href;
+const BARE = {
+  mqtt: new URL('../../node_modules/mqtt/dist/mqtt.esm.js', import.meta.url).href,
+  comlink: new URL('../../node_modules/comlink/dist/esm/comlink.mjs', import.meta.url).href,
+};
 const SDK_ENTRY = new URL('../../dist/index.js', import.meta.url);
+const SPECIFIER = /(\b(?:from|import)\s*)(['"])([^'"]+)\2/g;
+
+/** The URL to import `url` from: itself, or a blob: URL of it with its specifiers rewritten. */
+const loading = new Map();
+function loadable(url) {
+  if (!loading.has(url.href)) loading.set(url.href, rewrite(url));
+  return loading.get(url.href);
+}
+
+async function rewrite(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url.pathname}: ${res.status}`);
+  const source = await res.text();
+  const targets = new Map();
+  for (const [, , , spec] of source.matchAll(SPECIFIER)) {
+    if (spec in BARE) targets.set(spec, BARE[spec]);
+    else if (spec.startsWith('./') || spec.startsWith('../')) targets.set(spec, await loadable(new URL(spec, url)));
+    else throw new Error(`${url.pathname} imports '${spec}': the worker does not know how to load it`);
+  }
+  const changed = [...targets].some(([spec, target]) => spec in BARE || target.startsWith('blob:'));
+  if (!changed) return url.href;
+  const rewritten = source
+    .replace(SPECIFIER, (_all, from, quote, spec) => `${from}${quote}${targets.get(spec)}${quote}`)
+    .replace(/^\/\/# sourceMappingURL=.*$/m, '');
+  return URL.createObjectURL(new Blob([rewritten], { type: 'text/javascript' }));
+}
 
 async function importSdk() {
-  const res = await fetch(SDK_ENTRY);
-  if (!res.ok) throw new Error(`GET ${SDK_ENTRY.pathname}: ${res.status}`);
-  const source = (await res.text())
-    .replace(/(\bfrom\s*)(['"])([^'"]+)\2/g, (_all, from, quote, spec) => {
-      if (spec === 'mqtt') return `${from}${quote}${MQTT_ESM}${quote}`;
-      if (spec === 'comlink') return `${from}${quote}${COMLINK_ESM}${quote}`;
-      if (spec.startsWith('./') || spec.startsWith('../')) return `${from}${quote}${new URL(spec, SDK_ENTRY).href}${quote}`;
-      throw new Error(`dist/index.js imports '${spec}': the worker does not know how to load it`);
-    })
-    .replace(/^\/\/# sourceMappingURL=.*$/m, '');
-  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-  try {
-    return await import(url);
-  } finally {
-    URL.revokeObjectURL(url);
-  }
+  return import(await loadable(SDK_ENTRY));
 }
 
 let api;

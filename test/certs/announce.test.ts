@@ -15,7 +15,7 @@ import { issueCertificate, type Certificate } from '../../src/certs/certificate.
 import { issueRevocationList } from '../../src/certs/revocation.js';
 import { TrustStore } from '../../src/certs/trust-store.js';
 import { destroyIdentity, generateIdentity } from '../../src/identity/index.js';
-import { flipBit, hex, seq } from '../helpers.js';
+import { flipBit, hex, seq } from '../support/helpers.js';
 import { DAY, T0, asyncCodeOf, codeOf, everyBitFlip, fixture, type Fixture, type Region } from './fixtures.js';
 
 let fx: Fixture;
@@ -92,9 +92,9 @@ describe('announcements', () => {
     expect(codeOf(() => verifyAnnouncement(future, store, { now: NOW, maxSkewMs: 10 * 60_000 }))).toBe('none');
     expect(codeOf(() => verifyAnnouncement(announcement, store, { now: NOW, maxAgeMs: 999 }))).toBe('TOO_OLD');
     expect(codeOf(() => verifyAnnouncement(announcement, store, { now: NOW, maxAgeMs: 1000 }))).toBe('none');
-    expect(() => verifyAnnouncement(announcement, store, { now: Number.NaN })).toThrow(TypeError);
-    expect(() => verifyAnnouncement(announcement, store, { now: NOW, maxSkewMs: Number.NaN })).toThrow(TypeError);
-    expect(() => verifyAnnouncement(announcement, store, { now: NOW, maxAgeMs: Number.NaN })).toThrow(TypeError);
+    expect(() => verifyAnnouncement(announcement, store, { now: Number.NaN })).toThrow(RangeError);
+    expect(() => verifyAnnouncement(announcement, store, { now: NOW, maxSkewMs: Number.NaN })).toThrow(RangeError);
+    expect(() => verifyAnnouncement(announcement, store, { now: NOW, maxAgeMs: Number.NaN })).toThrow(RangeError);
     expect(() => createAnnouncement(fx.plc, cert, { timestamp: -1 })).toThrow(RangeError);
   });
 

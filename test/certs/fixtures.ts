@@ -5,7 +5,7 @@ import { init } from '../../bindings/index.js';
 import { SecurityError, type ReasonCode } from '../../src/errors.js';
 import { CertificateAuthority, type CertificateFields } from '../../src/certs/certificate.js';
 import { generateIdentity, type Identity } from '../../src/identity/index.js';
-import { seq } from '../helpers.js';
+import { seq } from '../support/helpers.js';
 
 export const T0 = Date.UTC(2025, 0, 1);
 export const DAY = 86_400_000;

@@ -16,7 +16,7 @@ import {
   type RevocationEntry,
   type RevocationList,
 } from '../../src/certs/revocation.js';
-import { hex, seq } from '../helpers.js';
+import { hex, seq } from '../support/helpers.js';
 import { T0, codeOf, everyBitFlip, fixture, stringRegions, type Fixture, type Region } from './fixtures.js';
 
 let fx: Fixture;
@@ -99,7 +99,8 @@ describe('revocation lists', () => {
   it('check their fields at issue time', () => {
     const bad: Array<[unknown, new (...a: never[]) => Error]> = [
       [{ number: -1, issuedAt: 0, entries: [] }, RangeError],
-      [{ number: 1.5, issuedAt: 0, entries: [] }, TypeError],
+      [{ number: 1.5, issuedAt: 0, entries: [] }, RangeError],
+      [{ number: '1', issuedAt: 0, entries: [] }, TypeError],
       [{ number: 1, issuedAt: 2 ** 53, entries: [] }, RangeError],
       [{ number: 1, issuedAt: 0, entries: {} }, TypeError],
       [{ number: 1, issuedAt: 0, entries: [{ kind: 'serial', subject: 'a/b', serial: 1 }] }, RangeError],

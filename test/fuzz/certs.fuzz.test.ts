@@ -20,7 +20,7 @@ import {
 import { decodeRevocationList, encodeRevocationList, issueRevocationList, verifyRevocationList } from '../../src/certs/revocation.js';
 import { TrustStore } from '../../src/certs/trust-store.js';
 import { exportIdentity, generateIdentity, importIdentity } from '../../src/identity/index.js';
-import { concat, seq } from '../helpers.js';
+import { concat, seq } from '../support/helpers.js';
 
 const RUNS = Math.max(1, Number.parseInt(process.env.FUZZ_RUNS ?? '', 10) || 10_000);
 const NOW = Date.UTC(2025, 6, 1);

@@ -12,7 +12,7 @@ import {
   importIdentity,
   validateSubjectId,
 } from '../../src/identity/index.js';
-import { flipBit, hex, seq } from '../helpers.js';
+import { flipBit, hex, seq } from '../support/helpers.js';
 
 let alice: Identity;
 let aliceBytes: Uint8Array;

@@ -10,7 +10,7 @@ import { init } from '../../bindings/index.js';
 import { SecurityError } from '../../src/errors.js';
 import { decodeAmortised, decryptAmortised, sealAmortised } from '../../src/protocol/amortised.js';
 import { deriveGroupKeys, retireGroupKeys } from '../../src/protocol/group.js';
-import { concat, leftEncode } from '../helpers.js';
+import { concat, leftEncode } from '../support/helpers.js';
 
 const te = new TextEncoder();
 const SENDER = 'plc-1';

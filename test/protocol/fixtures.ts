@@ -10,7 +10,7 @@ import { SecurityError, type ReasonCode } from '../../src/errors.js';
 import { generateIdentity, type Identity } from '../../src/identity/index.js';
 import { ReplayGuard, type ReplayVerdict, type StreamKey } from '../../src/replay/guard.js';
 import type { ReplayCheck } from '../../src/protocol/envelope.js';
-import { seq as bytesSeq } from '../helpers.js';
+import { seq as bytesSeq } from '../support/helpers.js';
 
 /** 2027-01-15T08:00:00Z: every certificate is valid around it. */
 export const T0 = Date.UTC(2027, 0, 15, 8);

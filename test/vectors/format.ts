@@ -1,6 +1,7 @@
 // The format of the fixed test vectors in this folder: one source of truth for
-// scripts/make-vectors.ts (which writes them) and test/kat.test.ts (which reads
-// them). All byte strings are lowercase hex; secret keys are stored as SHA-256.
+// scripts/make-vectors.ts (which writes them) and test/bindings/kat.test.ts
+// (which reads them). All byte strings are lowercase hex; secret keys are
+// stored as SHA-256.
 
 import { createHash } from 'node:crypto';
 import type { falcon512 as nobleFalcon512 } from '@noble/post-quantum/falcon.js';

@@ -111,8 +111,13 @@ function envelopePrefix(keys: GroupEpochKeys): Uint8Array {
 
 /** Encrypts `payload` as an amortised envelope; returns it with its entry digest. Not signed: a manifest must follow. */
 export function sealAmortised(opts: SealAmortisedOptions): { bytes: Uint8Array; digest: Uint8Array } {
-  const { keys } = opts;
-  const payload = checkGroupSeal(keys, opts.sender, opts);
+  checkGroupSeal(opts.keys, opts.sender, opts);
+  return sealAmortisedUnchecked(opts);
+}
+
+/** sealAmortised without its argument checks, for a caller that made them (as sealGroupUnchecked). */
+export function sealAmortisedUnchecked(opts: SealAmortisedOptions): { bytes: Uint8Array; digest: Uint8Array } {
+  const { keys, payload } = opts;
   // One buffer, written in place: header | u32(|ct|) | ciphertext || tag (the cipher writes into it).
   const prefix = envelopePrefix(keys);
   const headerLength = prefix.length + 16;

@@ -4,6 +4,7 @@
 // verified here. Layout and check order: docs/PROTOCOL.md, "Amortised mode";
 // the overview is in ../amortised.ts.
 
+import { aint } from '../../../bindings/assert-sdk.js';
 import { mayPublish, type Certificate } from '../../certs/certificate.js';
 import { verifyFalcon512 } from '../../crypto/falcon-verify.js';
 import { SecurityError } from '../../errors.js';
@@ -21,7 +22,6 @@ import {
   PROTOCOL_VERSION,
   SUITE_DEFAULT,
   checkTopicArg,
-  checkUint,
   topicField,
   type CertificateSource,
 } from '../envelope.js';
@@ -101,8 +101,8 @@ function manifestToSign(opts: Omit<SealManifestOptions, 'signSeed'>): { tbs: Uin
     .u8(FLAGS.signed)
     .string16(opts.sender.id)
     .string16(opts.channel)
-    .u32(checkUint(opts.epoch, 0xffffffff, 'epoch'))
-    .u64(checkUint(opts.now, Number.MAX_SAFE_INTEGER, 'now'))
+    .u32(aint(opts.epoch, 0, 0xffffffff, 'epoch'))
+    .u64(aint(opts.now, 0, Number.MAX_SAFE_INTEGER, 'now'))
     .u16(n);
   let last = -1;
   for (const e of opts.entries) {

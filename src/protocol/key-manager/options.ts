@@ -2,21 +2,23 @@
 // checked settings every role reads. One place, so the roles never re-check an
 // option and a default cannot differ between them.
 
+import { aoptInt } from '../../../bindings/assert-sdk.js';
+import { validateSubjectId } from '../../wire/subject-id.js';
 import type { Certificate } from '../../certs/certificate.js';
 import type { Clock } from '../../clock.js';
 import type { RandomSource } from '../../crypto/random.js';
 import type { Identity } from '../../identity/identity.js';
 import type { Storage } from '../../storage/types.js';
 import type { AmortiseOptions, AmortisedAcceptOptions } from '../amortised-manager.js';
-import { DEFAULT_MAX_PAYLOAD_BYTES, checkSubjectArg, type CertificateSource, type ReplayCheck } from '../envelope.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES, type CertificateSource, type ReplayCheck } from '../envelope.js';
 import type { AsyncSigner } from '../group.js';
 
 /** Default topics for the key-management messages (the client may choose others). */
 export const PROTOCOL_TOPICS = Object.freeze({
   /** Where a publisher sends grants for `subscriber`. */
-  grant: (subscriber: string): string => `pqc-iiot/v1/grants/${checkSubjectArg(subscriber, 'subscriber')}`,
+  grant: (subscriber: string): string => `pqc-iiot/v1/grants/${validateSubjectId(subscriber, 'subscriber')}`,
   /** Where a subscriber sends key requests for `publisher`. */
-  keyRequest: (publisher: string): string => `pqc-iiot/v1/key-requests/${checkSubjectArg(publisher, 'publisher')}`,
+  keyRequest: (publisher: string): string => `pqc-iiot/v1/key-requests/${validateSubjectId(publisher, 'publisher')}`,
 });
 
 export const KEY_MANAGER_DEFAULTS = Object.freeze({
@@ -110,25 +112,20 @@ export interface KeyManagerSettings {
   readonly retainedMaxAgeMs: number;
 }
 
-function positive(value: number | undefined, fallback: number, what: string, min = 0): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`${what} must be an integer >= ${min}, got ${String(v)}`);
-  return v;
-}
-
 /** The settings of `opts`. @throws RangeError naming the first option that is not an integer in range. */
 export function settingsOf(opts: KeyManagerOptions): KeyManagerSettings {
   const D = KEY_MANAGER_DEFAULTS;
+  const MAX = Number.MAX_SAFE_INTEGER;
   return {
-    maxAgeMs: positive(opts.maxAgeMs, D.maxAgeMs, 'maxAgeMs'),
-    clockSkewMs: positive(opts.clockSkewMs, D.clockSkewMs, 'clockSkewMs'),
-    rotateAfterMessages: positive(opts.rotateAfterMessages, D.rotateAfterMessages, 'rotateAfterMessages', 1),
-    rotateAfterMs: positive(opts.rotateAfterMs, D.rotateAfterMs, 'rotateAfterMs', 1),
-    graceMs: positive(opts.graceMs, D.graceMs, 'graceMs'),
-    regrantIntervalMs: positive(opts.regrantIntervalMs, D.regrantIntervalMs, 'regrantIntervalMs'),
-    keyRequestRetryMs: positive(opts.keyRequestRetryMs, D.keyRequestRetryMs, 'keyRequestRetryMs'),
-    maxHeldPerStream: positive(opts.maxHeldPerStream, D.maxHeldPerStream, 'maxHeldPerStream'),
-    maxPayloadBytes: positive(opts.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes'),
-    retainedMaxAgeMs: positive(opts.retainedMaxAgeMs, D.retainedMaxAgeMs, 'retainedMaxAgeMs'),
+    maxAgeMs: aoptInt(opts.maxAgeMs, D.maxAgeMs, 0, MAX, 'maxAgeMs'),
+    clockSkewMs: aoptInt(opts.clockSkewMs, D.clockSkewMs, 0, MAX, 'clockSkewMs'),
+    rotateAfterMessages: aoptInt(opts.rotateAfterMessages, D.rotateAfterMessages, 1, MAX, 'rotateAfterMessages'),
+    rotateAfterMs: aoptInt(opts.rotateAfterMs, D.rotateAfterMs, 1, MAX, 'rotateAfterMs'),
+    graceMs: aoptInt(opts.graceMs, D.graceMs, 0, MAX, 'graceMs'),
+    regrantIntervalMs: aoptInt(opts.regrantIntervalMs, D.regrantIntervalMs, 0, MAX, 'regrantIntervalMs'),
+    keyRequestRetryMs: aoptInt(opts.keyRequestRetryMs, D.keyRequestRetryMs, 0, MAX, 'keyRequestRetryMs'),
+    maxHeldPerStream: aoptInt(opts.maxHeldPerStream, D.maxHeldPerStream, 0, MAX, 'maxHeldPerStream'),
+    maxPayloadBytes: aoptInt(opts.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 0, MAX, 'maxPayloadBytes'),
+    retainedMaxAgeMs: aoptInt(opts.retainedMaxAgeMs, D.retainedMaxAgeMs, 0, MAX, 'retainedMaxAgeMs'),
   };
 }

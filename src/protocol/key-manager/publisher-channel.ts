@@ -6,11 +6,11 @@
 // the subscribers are stored, whether one may still have the keys, and how a
 // channel's keys are wiped.
 
+import { validateSubjectId } from '../../wire/subject-id.js';
 import { maySubscribe, type Certificate } from '../../certs/certificate.js';
 import { ConfigError, SecurityError, StorageError } from '../../errors.js';
 import type { SequenceAllocator } from '../../storage/sequence.js';
 import { ByteReader, ByteWriter } from '../../wire/codec.js';
-import { checkSubjectArg } from '../envelope.js';
 import { retireGroupKeys, type GroupEpochKeys } from '../group.js';
 import { keySegment } from '../streams.js';
 import type { KeyManagerContext } from './context.js';
@@ -107,7 +107,7 @@ export function decodeSubscribers(bytes: Uint8Array, key: string): string[] {
     const r = new ByteReader(bytes);
     const n = r.u32('count');
     const out: string[] = [];
-    for (let i = 0; i < n; i++) out.push(checkSubjectArg(r.string16(128, 'subscriber'), 'subscriber'));
+    for (let i = 0; i < n; i++) out.push(validateSubjectId(r.string16(128, 'subscriber'), 'subscriber'));
     r.end('subscribers');
     return out;
   } catch (err) {

@@ -4,13 +4,14 @@
 // and the upkeep of its authorised subscribers. The state of one channel is
 // in publisher-channel.ts, how an epoch starts in rotation.ts.
 
+import { abytesMax } from '../../../bindings/assert-sdk.js';
 import type { Certificate } from '../../certs/certificate.js';
 import { SecurityError } from '../../errors.js';
 import { SequenceAllocator } from '../../storage/sequence.js';
 import type { AmortisedSide } from '../amortised-manager.js';
 import { channelFor } from '../channels.js';
 import { checkFilterArg, checkTopicArg } from '../envelope.js';
-import { sealGroup } from '../group.js';
+import { sealGroupUnchecked } from '../group.js';
 import { keySegment } from '../streams.js';
 import { assertOpen, type KeyManagerContext } from './context.js';
 import { decodeSubscribers, exclusive, pruneRetained, newChannelState, saveSubscribers, standingOf, subscribersStorageKey, wipeChannel, type PublisherChannel } from './publisher-channel.js';
@@ -54,7 +55,9 @@ export class Publisher {
   async sealData(topic: string, payload: Uint8Array, options: { readonly signed?: boolean } = {}): Promise<Uint8Array> {
     const ctx = this.#ctx;
     assertOpen(ctx);
+    // Checked here, once, before a sequence number is taken: the sealing below trusts them.
     checkTopicArg(topic);
+    abytesMax(payload, ctx.o.maxPayloadBytes, 'payload');
     const channel = channelFor(ctx.cert.publish, topic);
     if (channel === undefined) {
       throw new SecurityError('NOT_AUTHORISED', { topic, sender: ctx.identity.id, detail: 'no publish right of ours matches this topic' });
@@ -110,7 +113,7 @@ export class Publisher {
           return sealed;
         });
       } else {
-        const signed = sealGroup({ sender: ctx.identity, keys, topic, payload, seq, now, maxPayloadBytes: ctx.o.maxPayloadBytes, ...ctx.det, ...(ctx.signer && { sign: ctx.signer }) });
+        const signed = sealGroupUnchecked({ sender: ctx.identity, keys, topic, payload, seq, now, maxPayloadBytes: ctx.o.maxPayloadBytes, ...ctx.det, ...(ctx.signer && { sign: ctx.signer }) });
         signed.catch(() => undefined); // its failure reaches the caller through `sealing`, in turn
         sealing = ch.sealTail.then(() => signed);
       }

@@ -51,7 +51,13 @@ export class Subscriber {
     } catch (err) {
       if (unknown && err instanceof SecurityError && err.code === 'UNKNOWN_EPOCH') {
         this.#streams.keyMissing(unknown, bytes, receivedTopic, retained, now);
-        throw new SecurityError('UNKNOWN_EPOCH', { sender: err.sender, topic: err.topic ?? receivedTopic, detail: `epoch ${unknown.epoch} of ${unknown.channel}: held until its key arrives`, awaitingKey: true });
+        throw new SecurityError('UNKNOWN_EPOCH', {
+          sender: err.sender,
+          topic: err.topic ?? receivedTopic,
+          detail: `epoch ${unknown.epoch} of ${unknown.channel}: held until its key arrives`,
+          awaitingKey: true,
+          held: Object.freeze({ sender: unknown.sender, channel: unknown.channel, epoch: unknown.epoch, seq: unknown.seq }),
+        });
       }
       throw err;
     }

@@ -3,12 +3,12 @@
 // calls no copy of a secret is left anywhere in wasm memory, including when a
 // call throws.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PqcError, ae, falcon512, falcon1024, falconPadded512, falconPadded1024, init, mlKem512, mlKem768, mlKem1024, shake256, type AeKey } from '../bindings/index.js';
-import { kmac256 } from '../bindings/ae.js';
-import type { WasmCore } from '../bindings/core.js';
-import { getCore } from '../bindings/state.js';
-import { flipBit, seq } from './helpers.js';
-import { coreInitOptions, coreLabel } from './support/core-module.js';
+import { PqcError, ae, falcon512, falcon1024, falconPadded512, falconPadded1024, init, mlKem512, mlKem768, mlKem1024, shake256, type AeKey } from '../../bindings/index.js';
+import { kmac256 } from '../../bindings/ae.js';
+import type { WasmCore } from '../../bindings/core.js';
+import { getCore } from '../../bindings/state.js';
+import { flipBit, seq } from '../support/helpers.js';
+import { coreInitOptions, coreLabel } from '../support/core-module.js';
 
 let core: WasmCore;
 let frees: { ptr: number; len: number; nonZero: number }[] = [];

@@ -1,7 +1,7 @@
 // The bounded codec every protocol message is built on.
 import { describe, expect, it } from 'vitest';
-import { ByteReader, ByteWriter, boundInput } from '../src/wire/codec.js';
-import { SecurityError } from '../src/errors.js';
+import { ByteReader, ByteWriter, boundInput } from '../../src/wire/codec.js';
+import { SecurityError } from '../../src/errors.js';
 
 const code = (f: () => unknown): string => {
   try {

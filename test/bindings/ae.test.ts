@@ -6,17 +6,17 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { kmac256 as nobleKmac256 } from '@noble/hashes/sha3-addons.js';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { AE_PARAMS, PqcError, ae, init, type AeKey } from '../bindings/index.js';
-import { kmac256 } from '../bindings/ae.js';
-import type { Region, WasmCore } from '../bindings/core.js';
-import { getCore } from '../bindings/state.js';
-import { concat, flipBit, fromHex, leftEncode, seq } from './helpers.js';
+import { AE_PARAMS, PqcError, ae, init, type AeKey } from '../../bindings/index.js';
+import { kmac256 } from '../../bindings/ae.js';
+import type { Region, WasmCore } from '../../bindings/core.js';
+import { getCore } from '../../bindings/state.js';
+import { concat, flipBit, fromHex, leftEncode, seq } from '../support/helpers.js';
 
 const S = new TextEncoder().encode('pqc-iiot/v1/ae');
 const TAG = 16;
 const rand = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
-// left_encode (test/helpers.ts) is written independently of the C: a test oracle.
+// left_encode (test/support/helpers.ts) is written independently of the C: a test oracle.
 
 /** node:crypto's AES-256-CTR with a 12-byte nonce and a 32-bit big-endian counter from 0. */
 function aesCtr(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array {

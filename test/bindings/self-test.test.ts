@@ -10,14 +10,14 @@ import { kmac256 as nobleKmac256 } from '@noble/hashes/sha3-addons.js';
 import { falcon512 as nobleFalcon512 } from '@noble/post-quantum/falcon.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { describe, expect, it } from 'vitest';
-import { PqcError, falconBuild, init, isReady, mlKem768 } from '../bindings/index.js';
-import * as vector from '../bindings/self-test-vector.js';
-import { concat, hex, leftEncode, seq } from './helpers.js';
-import { nobleSignWithSeed } from './vectors/format.js';
+import { PqcError, falconBuild, init, isReady, mlKem768 } from '../../bindings/index.js';
+import * as vector from '../../bindings/self-test-vector.js';
+import { concat, hex, leftEncode, seq } from '../support/helpers.js';
+import { nobleSignWithSeed } from '../vectors/format.js';
 
 const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
 const message = new TextEncoder().encode(vector.SELF_TEST_MESSAGE);
-const wasmBytes = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../wasm/${name}`, import.meta.url)));
+const wasmBytes = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`../../wasm/${name}`, import.meta.url)));
 
 describe('the self-test vectors, recomputed independently', () => {
   it('ML-KEM-768: the ciphertext of seeds 0..63 / 64..95 and SHAKE-256(pk || ss)', () => {

@@ -16,7 +16,7 @@ import {
 } from '../../src/crypto/webcrypto.js';
 import { SecurityError } from '../../src/errors.js';
 import { concatBytes } from '../../src/wire/bytes.js';
-import { fromHex, hex } from '../helpers.js';
+import { fromHex, hex } from '../support/helpers.js';
 
 beforeAll(async () => {
   await init();

@@ -5,11 +5,11 @@
 // FALCON_EXACT_RUNS sets the number of Falcon-512 signing seeds (default 2,000; the other sets scale down).
 import { falcon512 as nobleFalcon512, falcon1024 as nobleFalcon1024 } from '@noble/post-quantum/falcon.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { falcon1024, falcon512, falconBuild, falconPadded1024, falconPadded512, init, type Signer } from '../bindings/index.js';
-import { WasmCore } from '../bindings/core.js';
-import { check } from '../bindings/errors.js';
-import { compileWasm } from '../bindings/loader.js';
-import { hex } from './helpers.js';
+import { falcon1024, falcon512, falconBuild, falconPadded1024, falconPadded512, init, type Signer } from '../../bindings/index.js';
+import { WasmCore } from '../../bindings/core.js';
+import { check } from '../../bindings/errors.js';
+import { compileWasm } from '../../bindings/loader.js';
+import { hex } from '../support/helpers.js';
 
 const runs = Number(process.env.FALCON_EXACT_RUNS ?? 2000);
 let strict: WasmCore;

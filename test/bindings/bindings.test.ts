@@ -13,8 +13,8 @@ import {
   mlKem1024,
   shake256,
   shake256Public,
-} from '../bindings/index.js';
-import { flipBit, hex, seq } from './helpers.js';
+} from '../../bindings/index.js';
+import { flipBit, hex, seq } from '../support/helpers.js';
 
 const kems = [mlKem512, mlKem768, mlKem1024];
 const signers = [falcon512, falcon1024, falconPadded512, falconPadded1024];

@@ -41,9 +41,9 @@ import {
   mlKem1024,
   type Kem,
   type Signer,
-} from '../bindings/index.js';
+} from '../../bindings/index.js';
 import { KAT_ENTROPY, NistDrbg } from './nist-drbg.js';
-import { coreInitOptions, coreLabel } from './support/core-module.js';
+import { coreInitOptions, coreLabel } from '../support/core-module.js';
 import {
   KEM_VECTORS_FILE,
   SIGNER_VECTORS_FILE,
@@ -56,7 +56,7 @@ import {
   type KemVector,
   type SignerVector,
   type VectorFile,
-} from './vectors/format.js';
+} from '../vectors/format.js';
 
 const NONCE = 40;
 const HEX = (bytes: Uint8Array): string => toHex(bytes).toUpperCase();
@@ -215,7 +215,7 @@ const SIGNER_KATS: readonly { signer: Signer; single: string; all: string }[] = 
 
 // ---------------------------------------------------------------- tests
 
-describe('NIST AES-256 CTR_DRBG (test/nist-drbg.ts)', () => {
+describe('NIST AES-256 CTR_DRBG (test/bindings/nist-drbg.ts)', () => {
   it('gives the streams of the NIST PQC KAT files', () => {
     // count 0 and 1 of every PQCsignKAT_*.rsp (e.g. katzenpost/falcon
     // padded512/testdata/PQCsignKAT_falcon-padded-512.rsp): seed, 33-byte msg, then the next seed.

@@ -3,10 +3,10 @@
 // request of its size class, memory grows for a large region, and a request the heap cannot meet is a
 // PqcError('ABORTED') naming the size, not a crash.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PqcError, init } from '../bindings/index.js';
-import type { Region, WasmCore } from '../bindings/core.js';
-import { getCore } from '../bindings/state.js';
-import { coreInitOptions } from './support/core-module.js';
+import { PqcError, init } from '../../bindings/index.js';
+import type { Region, WasmCore } from '../../bindings/core.js';
+import { getCore } from '../../bindings/state.js';
+import { coreInitOptions } from '../support/core-module.js';
 
 let core: WasmCore;
 

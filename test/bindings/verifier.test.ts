@@ -3,8 +3,8 @@
 // wrong-key and foreign signatures, for every Falcon parameter set; plus its
 // argument checks and lifetime.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PqcError, falcon512, falcon1024, falconPadded512, falconPadded1024, init, type Signer } from '../bindings/index.js';
-import { flipBit, seq } from './helpers.js';
+import { PqcError, falcon512, falcon1024, falconPadded512, falconPadded1024, init, type Signer } from '../../bindings/index.js';
+import { flipBit, seq } from '../support/helpers.js';
 
 const signers = [falcon512, falcon1024, falconPadded512, falconPadded1024];
 

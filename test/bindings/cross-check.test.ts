@@ -23,9 +23,9 @@ import {
   type Kem,
   type SignKeyPair,
   type Signer,
-} from '../bindings/index.js';
-import { coreInitOptions, coreLabel } from './support/core-module.js';
-import { labelBytes, nobleSignWithSeed, toHex, withBitFlipped } from './vectors/format.js';
+} from '../../bindings/index.js';
+import { coreInitOptions, coreLabel } from '../support/core-module.js';
+import { labelBytes, nobleSignWithSeed, toHex, withBitFlipped } from '../vectors/format.js';
 
 type NobleKem = typeof ml_kem768;
 type NobleSigner = typeof nFalcon512;
