@@ -25,7 +25,7 @@ import {
   type HeldAmortised,
 } from './amortised.js';
 import { sealAmortisedUnchecked } from './amortised/envelope.js';
-import { type AsyncSigner, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
+import { groupMessage, type AsyncSigner, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
 import { groupStream } from './streams.js';
 import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './envelope.js';
 
@@ -272,17 +272,7 @@ export class AmortisedSide {
     const { keys } = found;
     const early = prefetched !== undefined && prefetched.bytes === bytes && prefetched.topic === topic && prefetched.keys === keys;
     const payload = early ? prefetched.take() : decryptAmortised(keys, f, topic);
-    const msg: AmortisedDataMessage = Object.freeze({
-      sender: f.sender,
-      senderCertificate: cert,
-      channel: f.channel,
-      epoch: f.epoch,
-      topic,
-      payload,
-      seq: f.seq,
-      timestamp: f.timestamp,
-      retained: false,
-    });
+    const msg: AmortisedDataMessage = Object.freeze({ ...groupMessage(f, cert, topic, payload), retained: false });
     if (coverage === 'match') {
       return this.#o.replay.accept(stream, f.seq, f.timestamp).then(
         () => ({ released: [msg], rejected: [] }),

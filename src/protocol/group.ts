@@ -365,16 +365,17 @@ export async function openGroup(bytes: Uint8Array, opts: OpenGroupOptions): Prom
     payload.fill(0);
     throw err;
   }
-  return Object.freeze({
-    sender: f.sender,
-    senderCertificate: cert,
-    channel: f.channel,
-    epoch: f.epoch,
-    topic,
-    payload,
-    seq: f.seq,
-    timestamp: f.timestamp,
-  });
+  return Object.freeze(groupMessage(f, cert, topic, payload));
+}
+
+/** A delivered group message's fields (a signed envelope here, an amortised one in amortised-manager.ts). */
+export function groupMessage(
+  f: { readonly sender: string; readonly channel: string; readonly epoch: number; readonly seq: number; readonly timestamp: number },
+  cert: Certificate,
+  topic: string,
+  payload: Uint8Array,
+): GroupMessage {
+  return { sender: f.sender, senderCertificate: cert, channel: f.channel, epoch: f.epoch, topic, payload, seq: f.seq, timestamp: f.timestamp };
 }
 
 /** True if both key sets are for the same epoch with the same nonce base (used to detect a re-used epoch number). */
