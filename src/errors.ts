@@ -27,6 +27,7 @@ export const REASONS = Object.freeze({
   TOO_LARGE: 'larger than the configured bound',
   ROLLBACK: 'key epoch or list number lower than one already seen',
   WRONG_RECIPIENT: 'addressed to another identity',
+  NOT_SUBSCRIBED: 'delivered on a topic no active subscription of this client matches',
 } as const);
 
 export type ReasonCode = keyof typeof REASONS;

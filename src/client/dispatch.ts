@@ -17,6 +17,7 @@ import type { ClientCore } from './core.js';
 import { asSecurityError, type Delivery } from './delivery.js';
 import type { InboundHandler } from './inbound.js';
 import type { KeyDistribution } from './key-distribution.js';
+import type { Subscriptions } from './subscriptions.js';
 
 export class Dispatch implements InboundHandler {
   /** Set by end() once the key manager closes: what is still queued (after a forced end) is dropped, not reported. */
@@ -29,8 +30,8 @@ export class Dispatch implements InboundHandler {
     private readonly delivery: Delivery,
     private readonly awaiting: AwaitingCertificates,
     private readonly distribution: KeyDistribution,
-    /** The filters we subscribed to. */
-    private readonly subscriptions: ReadonlyMap<string, 0 | 1 | 2>,
+    /** Our subscriptions: which topics we asked for. */
+    private readonly subscriptions: Pick<Subscriptions, 'filters' | 'covers'>,
   ) {}
 
   prefetch(packet: IPublishPacket, payload: Uint8Array): AmortisedPrefetch | undefined {
@@ -69,6 +70,8 @@ export class Dispatch implements InboundHandler {
     const control = this.core.topics.parse(topic);
     if (control) return this.#control(control.kind, control.subject, topic, payload);
     if (this.core.topics.isReserved(topic)) return; // an unknown reserved topic: not ours to deliver
+    // Checked before any work: an authentic message the client did not ask for (the broker pushed it) is not delivered.
+    if (!this.subscriptions.covers(topic)) throw new SecurityError('NOT_SUBSCRIBED', { topic, detail: `no subscription of ours matches ${topic}` });
     const keys = this.keys;
     const kind = classify(payload);
     if (keys.acceptsAmortised && (kind === 'amortised' || kind === 'manifest')) {
@@ -110,10 +113,13 @@ export class Dispatch implements InboundHandler {
     switch (kind) {
       case 'cert': {
         if (payload.length === 0) return; // a cleared retained announcement
+        const known = subject === undefined ? undefined : trust.peek(subject);
         const cert = await acceptAnnouncement(payload, trust, { now });
         if (cert.subject !== subject) throw new SecurityError('TOPIC_MISMATCH', { topic, sender: cert.subject, detail: `an announcement of ${cert.subject} on ${topic}` });
-        if (cert.subject !== this.core.id) {
-          for (const [filter] of this.subscriptions) this.distribution.requestKeysFrom(cert, filter);
+        // Keys are asked for when a publisher's certificate is new to us or changed, not for every copy of an
+        // announcement (a broker replaying them would make us sign a key request each time).
+        if (cert.subject !== this.core.id && (known === undefined || known.serial !== cert.serial || known.keyEpoch !== cert.keyEpoch)) {
+          for (const [filter] of this.subscriptions.filters) this.distribution.requestKeysFrom(cert, filter);
         }
         await this.#releaseAwaiting(cert.subject);
         return;

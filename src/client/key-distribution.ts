@@ -11,7 +11,15 @@ import type { ClientCore } from './core.js';
 import { PublishError } from './errors.js';
 import type { ClientStats } from './events.js';
 
+/** The least time between two key requests to one publisher for one filter (a held message's request is not limited). */
+const REQUEST_INTERVAL_MS = 1_000;
+/** Bound on the (publisher, filter) pairs remembered for that. */
+const MAX_ASKED = 10_000;
+
 export class KeyDistribution {
+  /** When we last asked each (publisher, filter) for keys. */
+  readonly #asked = new Map<string, number>();
+
   constructor(
     private readonly core: ClientCore,
     private readonly keys: KeyManager,
@@ -36,7 +44,15 @@ export class KeyDistribution {
    */
   requestKeysFrom(publisher: Certificate, filter: string): void {
     const grantable = publisher.publish.some((c) => filtersOverlap(c, filter) && this.trust.maySubscribe(this.own, c));
-    if (grantable) this.sendKeyRequest(publisher.subject, filter);
+    if (!grantable) return;
+    // At most one request per (publisher, filter) a second: reconnections and announcements coming together ask once.
+    const key = `${publisher.subject}\n${filter}`;
+    const now = this.core.clock();
+    const last = this.#asked.get(key);
+    if (last !== undefined && now - last < REQUEST_INTERVAL_MS && now >= last) return;
+    if (this.#asked.size >= MAX_ASKED) this.#asked.clear();
+    this.#asked.set(key, now);
+    this.sendKeyRequest(publisher.subject, filter);
   }
 
   sendKeyRequest(publisher: string, filter: string): void {

@@ -165,7 +165,8 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
   async #start(): Promise<void> {
     await init();
     const o = this.#opts;
-    const { trust, certificate, signer, keys } = await openSession(o, this.#clock, this.topics, this.#core.error);
+    const { trust, certificate, signer, keys, storage } = await openSession(o, this.#clock, this.topics, this.#core.error);
+    await this.#subscriptions.attach(storage, certificate);
     this.#trust = trust;
     this.#certificate = certificate;
     this.#signer = signer;
@@ -180,7 +181,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
       this.#delivery.stats.held++;
       distribution.sendKeyRequest(need.publisher, need.channel);
     });
-    const dispatch = new Dispatch(this.#core, keys, trust, this.#delivery, this.#awaiting, distribution, this.#subscriptions.filters);
+    const dispatch = new Dispatch(this.#core, keys, trust, this.#delivery, this.#awaiting, distribution, this.#subscriptions);
     this.#dispatch = dispatch;
     const inbound = new InboundQueue(dispatch);
     this.#inbound = inbound;
@@ -190,6 +191,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     client.on('connect', (connack) => {
       const receiveMaximum = connack.properties?.receiveMaximum;
       if (receiveMaximum) this.#inflight.resize(Math.min(this.#opts.maxInflight ?? CLIENT_DEFAULTS.maxInflight, receiveMaximum));
+      this.#subscriptions.connected(connack.sessionPresent).catch(this.#core.error);
       if (!connack.sessionPresent) keys.resetRetainedSession();
       void setup.run(connack.sessionPresent)
         .then(() => this.emit('connect', { sessionPresent: connack.sessionPresent }))

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import { KeyManager } from '../protocol/key-manager.js';
 import { MemoryStorage } from '../storage/memory.js';
+import type { Storage } from '../storage/types.js';
 import { WorkerSigner } from '../worker/worker-signer.js';
 import type { ControlTopics } from './control-topics.js';
 import { CLIENT_DEFAULTS, type SecureClientOptions } from './options.js';
@@ -19,6 +20,8 @@ export interface Session {
   readonly certificate: Certificate;
   readonly signer: WorkerSigner | undefined;
   readonly keys: KeyManager;
+  /** Where the client's state is kept (options.storage, or memory). */
+  readonly storage: Storage;
 }
 
 /** Opens the trust store, the signing workers and the key manager; `onError` gets what the workers report. */
@@ -69,5 +72,5 @@ export async function openSession(o: SecureClientOptions, clock: Clock, topics: 
     await signer?.close(); // no client will own these workers
     throw err;
   }
-  return { trust, certificate: own, signer, keys };
+  return { trust, certificate: own, signer, keys, storage };
 }

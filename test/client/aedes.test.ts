@@ -176,4 +176,64 @@ describe('SecureMqttClient over Aedes WebSocket', () => {
     expect(sub.connected).toBe(true);
     await raw.endAsync();
   });
+
+  it('refuses an authentic message on a topic the subscriber never subscribed to (NOT_SUBSCRIBED), before opening it', async () => {
+    // The victim holds the channel's key (sensors/#) but subscribed to one topic of it only. The broker swaps a
+    // message it forwards to the victim for an authentic one of another topic of the channel.
+    const sensor = await open(await setup.fleet().member('push-sensor', { publish: ['push/#'] }));
+    const victim = await open(await setup.fleet().member('push-victim', { subscribe: ['push/#'] }));
+    const log = record(victim);
+    await victim.subscribeAsync('push/temperature', { qos: 1 });
+    const aedes = setup.broker().broker;
+    let unsolicited: { topic: string; payload: Buffer } | undefined;
+    const published = (packet: { topic: string; payload: Buffer | string }): void => {
+      if (packet.topic === 'push/pressure') unsolicited = { topic: packet.topic, payload: Buffer.from(packet.payload) };
+    };
+    aedes.on('publish', published);
+    const original = aedes.authorizeForward;
+    aedes.authorizeForward = (_client, packet) => {
+      if (packet.topic === 'push/temperature' && unsolicited) { // only the victim subscribed to it
+        return { ...packet, topic: unsolicited.topic, payload: unsolicited.payload } as typeof packet;
+      }
+      return packet;
+    };
+    try {
+      await sensor.publishAsync('push/pressure', text('p=1'), { qos: 1 }); // nobody subscribed: the broker keeps a copy
+      await until(() => unsolicited !== undefined, 'the broker to see the pressure message');
+      await sensor.publishAsync('push/temperature', text('t=1'), { qos: 1 }); // forwarded to the victim as the pressure message
+      await until(() => log.security.length + log.messages.length >= 1, 'the victim to get the swapped message');
+      expect(log.messages.map((m) => m.topic)).toEqual([]);
+      expect(log.security.map((e) => [e.code, e.topic])).toEqual([['NOT_SUBSCRIBED', 'push/pressure']]);
+      // Honest traffic on the subscribed topic still flows.
+      aedes.authorizeForward = original;
+      await sensor.publishAsync('push/temperature', text('t=2'), { qos: 1 });
+      await until(() => log.messages.length >= 1, 'the next honest message');
+      expect(log.messages.map((m) => [m.topic, m.payload])).toEqual([['push/temperature', 't=2']]);
+    } finally {
+      aedes.authorizeForward = original;
+      aedes.removeListener('publish', published);
+    }
+  });
+
+  it('asks for keys once per new or changed certificate: replayed announcements cost the subscriber no key requests', async () => {
+    const pub = await open(await setup.fleet().member('ann-pub', { publish: ['ann/#'] }));
+    const sub = await open(await setup.fleet().member('ann-sub', { subscribe: ['ann/#'] }));
+    const log = record(sub);
+    await sub.subscribeAsync('ann/#', { qos: 1 });
+    await pub.publishAsync('ann/x', text('one'), { qos: 1 });
+    await until(() => log.messages.length === 1, 'the first message');
+    // The broker's copy of the publisher's retained announcement, replayed to the subscriber again and again.
+    const raw = await mqtt.connectAsync(setup.broker().wsUrl);
+    const announcements: Buffer[] = [];
+    raw.on('message', (_topic, payload) => announcements.push(payload));
+    await raw.subscribeAsync('pqc-iiot/v1/certs/ann-pub', { qos: 1 });
+    await until(() => announcements.length === 1, 'the retained announcement');
+    const before = sub.stats().keyRequestsSent;
+    for (let i = 0; i < 5; i++) await raw.publishAsync('pqc-iiot/v1/certs/ann-pub', announcements[0]!, { qos: 1 });
+    await pub.publishAsync('ann/x', text('two'), { qos: 1 });
+    await until(() => log.messages.length === 2, 'the second message (after the replays)');
+    expect(sub.stats().keyRequestsSent).toBe(before);
+    expect(log.security).toEqual([]);
+    await raw.endAsync();
+  });
 });

@@ -118,6 +118,8 @@ export interface AmortisedModelConfig {
   readonly maxHeld: number;
   readonly graceMs: number;
   readonly controlPrefix?: string;
+  /** The client's subscriptions (a message on a topic none matches is NOT_SUBSCRIBED). */
+  readonly subscriptions: readonly string[];
   readonly maxAgeMs?: number;
   readonly clockSkewMs?: number;
   readonly windowSize?: number;
@@ -261,6 +263,8 @@ export class AmortisedModel {
       parseOr(() => decodeKeyRequest(b));
       throw new Error('amortised model: a key request to a subscriber that parses');
     }
+    // The client delivers only what one of its subscriptions matches, checked before anything else.
+    if (!this.#c.subscriptions.some((f) => topicMatches(f, topic))) return stop('NOT_SUBSCRIBED');
     if (Buffer.byteLength(topic, 'utf8') > 1024) return stop('MALFORMED');
     const type = b[0];
     if ((type === ENVELOPE_TYPE.group && b[3] === FLAGS.amortised) || type === MANIFEST_TYPE) {
@@ -400,7 +404,7 @@ export class AmortisedModel {
       this.#keyMissing(m.sender, m.channel, m.epoch, { epoch: m.epoch, bytes: b, topic, kind: 'manifest', origin: { packet: -1 } });
     }
     const stream = `${m.sender}\n${m.channel}\n${topic}\n${m.epoch}`;
-    const id = `${stream}\n${hex(m.signature)}`;
+    const id = `${stream}\n${hashOf(m.tbs)}`; // as AmortisedReceiver: keyed on what was signed, not on the signature
     if (this.#manifestIds.has(id)) return 'none';
     const bySeq = new Map<number, string>();
     for (const e of m.entries) bySeq.set(e.seq, hex(e.digest));

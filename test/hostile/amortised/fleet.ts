@@ -52,7 +52,7 @@ export async function createFleet(): Promise<Fleet> {
   const provenance = new Provenance();
   const models = new Map<string, AmortisedModel>();
   for (const id of SUBS) {
-    models.set(id, new AmortisedModel({ id, certificates: certs, provenance, holdMs: HOLD_MS, maxManifests: 100_000, maxHeld: 100_000, graceMs: GRACE_MS }));
+    models.set(id, new AmortisedModel({ id, subscriptions: ['plant/#'], certificates: certs, provenance, holdMs: HOLD_MS, maxManifests: 100_000, maxHeld: 100_000, graceMs: GRACE_MS }));
   }
   return { ca, certs, identity, mallory, provenance, models };
 }

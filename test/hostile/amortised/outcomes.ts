@@ -25,7 +25,7 @@ export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
   // else the topic, part of the AAD, fails decryption.
   'redirect-same-channel': ['BAD_SIGNATURE', 'duplicate', 'DECRYPT_FAILED'],
   'redirect-other-channel': ['TOPIC_MISMATCH'],
-  'redirect-command': ['TOPIC_MISMATCH'],
+  'redirect-command': ['NOT_SUBSCRIBED'], // the subscribers here subscribe to plant/# only
   'redirect-control': ['MALFORMED'],
   truncate: ['MALFORMED'],
   extend: ['MALFORMED'],
@@ -76,7 +76,7 @@ export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
   'manifest-retained': ['UNSUPPORTED_VERSION'],
   'manifest-redirect-same-channel': ['BAD_SIGNATURE'], // the topic is signed
   'manifest-redirect-other-channel': ['TOPIC_MISMATCH'],
-  'manifest-redirect-command': ['TOPIC_MISMATCH'],
+  'manifest-redirect-command': ['NOT_SUBSCRIBED'],
   'manifest-redirect-control': ['MALFORMED'],
   'manifest-truncate': ['MALFORMED'],
   'manifest-extend': ['MALFORMED'],
@@ -97,6 +97,8 @@ export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
   'manifest-epoch-swap': ['BAD_SIGNATURE'],
   'manifest-forged-signer': ['BAD_SIGNATURE'],
   'manifest-rogue-signer': ['BAD_SIGNATURE'],
+  // The honest manifest with its signature zero-padded to 666 bytes: one encoding per signature (issue 19).
+  'manifest-padded-signature': ['BAD_SIGNATURE'],
   // Signed envelopes (the retained topic) dressed as amortised, and copies.
   'signed-flags-amortised': ['MALFORMED'],
   'signed-duplicate': ['duplicate'],

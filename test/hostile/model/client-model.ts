@@ -7,6 +7,7 @@
 
 import type { Certificate } from '../../../src/certs/certificate.js';
 import { decodeDirect } from '../../../src/protocol/direct.js';
+import { topicMatches } from '../../../src/topic/grammar.js';
 import { decodeKeyRequest } from '../../../src/protocol/grant.js';
 import { decodeGroup } from '../../../src/protocol/group.js';
 import { ENVELOPE_TYPE } from '../../../src/protocol/envelope.js';
@@ -207,6 +208,8 @@ export class ClientModel {
   }
 
   #application(topic: string, payload: Uint8Array, retained: boolean, now: number, close: CloseCall): Outcome {
+    // The client delivers only what one of its subscriptions matches, checked before anything else.
+    if (!this.#s.cfg.subscriptions.some((f) => topicMatches(f, topic))) return stop('NOT_SUBSCRIBED');
     if (payload.length === 0) return stop('MALFORMED');
     const type = payload[0];
     if (type === ENVELOPE_TYPE.group) return groupEnvelope(this.#s, topic, payload, retained, now, close, false);

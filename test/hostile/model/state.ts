@@ -20,6 +20,8 @@ export interface ModelConfig {
   /** Every certificate the world has (by subject, newest last): for decrypting genuine grants. */
   readonly certificateOf: (subject: string, serial?: number) => Certificate | undefined;
   readonly controlPrefix?: string;
+  /** The client's subscriptions (a message on a topic none matches is NOT_SUBSCRIBED); default: every topic. */
+  readonly subscriptions?: readonly string[];
   readonly maxAgeMs?: number;
   readonly clockSkewMs?: number;
   readonly retainedMaxAgeMs?: number;
@@ -95,6 +97,7 @@ export class ClientState {
   constructor(config: ModelConfig) {
     this.cfg = {
       controlPrefix: 'pqc-iiot/v1',
+      subscriptions: ['#'],
       maxAgeMs: 5 * 60_000,
       clockSkewMs: 30_000,
       retainedMaxAgeMs: 24 * 60 * 60_000,

@@ -97,22 +97,24 @@ export async function createFleet(): Promise<Fleet> {
   const anchor = ca.trustAnchor;
 
   const models = new Map<string, ClientModel>();
-  const modelFor = (p: Party, graceMs?: number): ClientModel => {
+  const modelFor = (p: Party, subscriptions: readonly string[], graceMs?: number): ClientModel => {
     const m = new ClientModel({
       identity: p.identity,
       certificate: p.cert,
       anchor,
       genuine,
+      subscriptions,
       certificateOf: (s) => certs.get(s),
       ...(graceMs !== undefined ? { graceMs } : {}),
     });
     models.set(p.id, m);
     return m;
   };
-  modelFor(pub1);
-  modelFor(pub2);
-  modelFor(sub1, SUB1_GRACE_MS);
-  modelFor(sub2);
+  // The filters each client subscribes to in run.ts (the publishers none).
+  modelFor(pub1, []);
+  modelFor(pub2, []);
+  modelFor(sub1, ['plant/#', 'cmd/sub-1'], SUB1_GRACE_MS);
+  modelFor(sub2, ['plant/#', 'cmd/sub-2']);
 
   return { ca, anchor, pub1, pub1OldCert, pub2, sub1, sub2, rogue, temp, mallory, malloryS, fakeCa, fakeCert, genuine, certs, models };
 }
