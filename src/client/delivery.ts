@@ -8,7 +8,7 @@ import { classify } from '../protocol/classify.js';
 import type { DataMessage } from '../protocol/key-manager.js';
 import type { AmortisedResult } from '../protocol/amortised-manager.js';
 import type { TypedEmitter } from '../util/typed-emitter.js';
-import type { ClientStats, MessageMeta, SecureClientEvents } from './events.js';
+import type { ClientStats, MessageMeta, SecureClientEvents, SecurityEvent } from './events.js';
 
 /** Held messages whose QoS is remembered, at most (the oldest is forgotten first). */
 const MAX_HELD_QOS = 10_000;
@@ -23,10 +23,19 @@ export function asSecurityError(err: unknown, topic: string): SecurityError {
   return new SecurityError('MALFORMED', { topic, detail });
 }
 
+/** Security events kept for the listener while connect() runs (the counters count them all). */
+const MAX_EARLY_EVENTS = 1_000;
+
 export class Delivery {
   readonly stats: ClientStats = { delivered: 0, duplicates: 0, held: 0, rejected: {}, grantsSent: 0, grantsAccepted: 0, keyRequestsSent: 0 };
-  /** Messages verified before connect() resolved, waiting for the application's listener. */
-  #early: [string, Uint8Array, MessageMeta][] | undefined = [];
+  /**
+   * Messages verified and security events raised before connect() resolved,
+   * in order, waiting for the application's listeners (none can be attached
+   * before connectAsync returns). Bounded: beyond it, security events are only
+   * counted (stats().rejected), messages are never dropped.
+   */
+  #early: ([string, Uint8Array, MessageMeta] | [SecurityEvent])[] | undefined = [];
+  #earlyEvents = 0;
   /** The QoS each message held for its key arrived with. */
   readonly #heldQosByMessage = new Map<string, 0 | 1 | 2>();
 
@@ -45,7 +54,10 @@ export class Delivery {
   open(): void {
     const early = this.#early ?? [];
     this.#early = undefined;
-    for (const [topic, payload, meta] of early) this.emitter.emit('message', topic, payload, meta);
+    for (const entry of early) {
+      if (entry.length === 1) this.emitter.emit('security', entry[0]);
+      else this.emitter.emit('message', entry[0], entry[1], entry[2]);
+    }
   }
 
   deliver(topic: string, payload: Uint8Array, meta: MessageMeta): void {
@@ -87,7 +99,10 @@ export class Delivery {
     if (error.awaitingKey) return;
     if (error.code === 'UNKNOWN_EPOCH' && payload !== undefined && classify(payload) === 'amortised' && this.keyAwaited()) return;
     this.stats.rejected[error.code] = (this.stats.rejected[error.code] ?? 0) + 1;
-    this.emitter.emit('security', Object.freeze({ code: error.code, topic, sender: error.sender, message: error.message || REASONS[error.code], error }));
+    const event: SecurityEvent = Object.freeze({ code: error.code, topic, sender: error.sender, message: error.message || REASONS[error.code], error });
+    // Kept only while connect() runs with nobody listening yet (a listener attached before connect() hears it at once).
+    if (this.#early === undefined || this.emitter.listenerCount('security') > 0) this.emitter.emit('security', event);
+    else if (this.#earlyEvents++ < MAX_EARLY_EVENTS) this.#early.push([event]);
   }
 
   /** Remembers the QoS of a group message the key manager now holds for its epoch key. */

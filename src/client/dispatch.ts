@@ -113,6 +113,9 @@ export class Dispatch implements InboundHandler {
     switch (kind) {
       case 'cert': {
         if (payload.length === 0) return; // a cleared retained announcement
+        // Our own, once our certificate is revoked: that was reported once (the 'crl' case), not again per copy.
+        const own = subject === this.core.id ? trust.peek(subject) : undefined;
+        if (own !== undefined && trust.isRevoked(own)) return;
         const known = subject === undefined ? undefined : trust.peek(subject);
         const cert = await acceptAnnouncement(payload, trust, { now });
         if (cert.subject !== subject) throw new SecurityError('TOPIC_MISMATCH', { topic, sender: cert.subject, detail: `an announcement of ${cert.subject} on ${topic}` });
@@ -126,7 +129,12 @@ export class Dispatch implements InboundHandler {
       }
       case 'crl': {
         if (payload.length === 0) return;
-        const { newlyRevoked } = await trust.applyRevocationList(payload);
+        const { number, newlyRevoked } = await trust.applyRevocationList(payload);
+        if (newlyRevoked.includes(this.core.id)) {
+          // Not an attack on us but the end of this identity: said once, loudly; publishAsync refuses from now on.
+          const detail = `our own certificate is revoked by revocation list ${number}: publishing is refused, re-enrol this device`;
+          this.delivery.reject(new SecurityError('REVOKED', { sender: this.core.id, topic, detail }), topic);
+        }
         if (newlyRevoked.length) await keys.handleRevoked(newlyRevoked); // grants go out through 'rotated'
         return;
       }

@@ -4,7 +4,7 @@
 import { PqcIiotError } from '../errors.js';
 
 export type ConnectionErrorCode = 'CONNECT_FAILED' | 'CONNECT_TIMEOUT' | 'NOT_CONNECTED' | 'CLOSED' | 'BAD_URL' | 'BROKER_REFUSED';
-export type PublishErrorCode = 'INVALID_TOPIC' | 'NOT_AUTHORISED' | 'TOO_LARGE' | 'QUEUE_FULL' | 'TIMEOUT' | 'BROKER_REFUSED' | 'CLOSED';
+export type PublishErrorCode = 'INVALID_TOPIC' | 'NOT_AUTHORISED' | 'REVOKED' | 'TOO_LARGE' | 'QUEUE_FULL' | 'TIMEOUT' | 'BROKER_REFUSED' | 'CLOSED';
 export type SubscribeErrorCode = 'INVALID_FILTER' | 'NOT_AUTHORISED' | 'TIMEOUT' | 'BROKER_REFUSED' | 'CLOSED';
 
 export class ConnectionError extends PqcIiotError {

@@ -38,6 +38,7 @@ import { InboundQueue } from './inbound.js';
 import { KeyDistribution } from './key-distribution.js';
 import { Manifests } from './manifests.js';
 import { CLIENT_DEFAULTS, type SecureClientOptions, type SecurePublishOptions, type SecureSubscribeOptions } from './options.js';
+import { OwnCertificate } from './own-certificate.js';
 import { openSession } from './session.js';
 import { Subscriptions } from './subscriptions.js';
 
@@ -56,6 +57,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
   readonly #core: ClientCore;
   readonly #inflight: Semaphore;
   readonly #subscriptions: Subscriptions;
+  #own: OwnCertificate | undefined;
   readonly #delivery: Delivery;
   readonly #awaiting: AwaitingCertificates;
   #distribution: KeyDistribution | undefined;
@@ -169,6 +171,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     await this.#subscriptions.attach(storage, certificate);
     this.#trust = trust;
     this.#certificate = certificate;
+    this.#own = new OwnCertificate(trust, certificate);
     this.#signer = signer;
     const distribution = new KeyDistribution(this.#core, keys, trust, certificate, this.#delivery.stats);
     this.#distribution = distribution;
@@ -253,7 +256,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
    * Seals `payload` for `topic` (group key of its channel, or for one
    * recipient with `{ to }`) and publishes it. Resolves when the broker
    * acknowledged it (QoS 1/2) or it was written (QoS 0).
-   * @throws PublishError INVALID_TOPIC, NOT_AUTHORISED, TOO_LARGE, QUEUE_FULL, TIMEOUT, CLOSED
+   * @throws PublishError INVALID_TOPIC, NOT_AUTHORISED, REVOKED (our own certificate), TOO_LARGE, QUEUE_FULL, TIMEOUT, CLOSED
    */
   async publishAsync(topic: string, payload: Uint8Array, options: SecurePublishOptions = {}): Promise<void> {
     abytes(payload, undefined, 'payload');
@@ -270,6 +273,9 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     const keys = this.#keys!;
     const client = this.#mqtt!;
     const qos = options.qos ?? 0;
+    if (this.#own!.revoked()) {
+      throw new PublishError('REVOKED', topic, `our certificate (${keys.certificate.subject}, serial ${keys.certificate.serial}) is revoked by revocation list ${this.#trust!.revocationListNumber}: re-enrol this device`);
+    }
     if (options.to === undefined && keys.channelFor(topic) === undefined) {
       throw new PublishError('NOT_AUTHORISED', topic, `our certificate does not allow publishing to '${topic}' (publish rights: ${keys.certificate.publish.join(', ') || 'none'})`);
     }

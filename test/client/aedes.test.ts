@@ -3,7 +3,7 @@
 // revocation, retained messages and a raw client injecting forgeries.
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import type { MessageMeta, SecureMqttClient, SecurityEvent } from '../../src/client/index.js';
+import { connectAsync, type MessageMeta, type SecureMqttClient, type SecurityEvent } from '../../src/client/index.js';
 import { useAedesClients } from '../support/aedes-clients.js';
 import { str, text, until } from '../support/fleet.js';
 
@@ -127,7 +127,12 @@ describe('SecureMqttClient over Aedes WebSocket', () => {
     // Now revoke the publisher: its further messages are rejected as REVOKED by the subscribers.
     await raw.publishAsync('pqc-iiot/v1/crl', Buffer.from(setup.fleet().revocationList(2, [{ kind: 'subject', subject: 'rev-c' }, { kind: 'subject', subject: 'sensor-4' }])), { qos: 1, retain: true });
     await until(() => subs[0]!.trustStore!.revocationListNumber === 2, 'rev-a to apply list 2');
-    await pub.publishAsync('rev/data', text('from-a-revoked-publisher'), { qos: 1 }).catch(() => undefined);
+    await until(() => pub.trustStore!.revocationListNumber === 2, 'the publisher to apply list 2');
+    // The client refuses to publish under a revoked certificate; a compromised device would not: its key
+    // manager still seals, and a raw client sends what it sealed.
+    await expect(pub.publishAsync('rev/data', text('refused'), { qos: 1 })).rejects.toMatchObject({ code: 'REVOKED' });
+    const sealed = await pub.keyManager!.sealData('rev/data', text('from-a-revoked-publisher'));
+    await raw.publishAsync('rev/data', Buffer.from(sealed), { qos: 1 });
     await until(() => logs[0]!.security.some((e) => e.code === 'REVOKED'), 'rev-a to reject the revoked publisher');
     expect(logs[0]!.messages.map((m) => m.payload)).not.toContain('from-a-revoked-publisher');
     await raw.publishAsync('pqc-iiot/v1/crl', Buffer.alloc(0), { qos: 1, retain: true });
@@ -234,6 +239,37 @@ describe('SecureMqttClient over Aedes WebSocket', () => {
     await until(() => log.messages.length === 2, 'the second message (after the replays)');
     expect(sub.stats().keyRequestsSent).toBe(before);
     expect(log.security).toEqual([]);
+    await raw.endAsync();
+  });
+
+  it('keeps the security events raised while connectAsync ran for the listener attached after it', async () => {
+    // A resumed MQTT session holds forgeries queued for it: they arrive right after the CONNACK, while
+    // connectAsync still runs and no listener can be attached yet.
+    const member = await setup.fleet().member('early-listener', { subscribe: ['early/#'] });
+    const mqttOptions = { clientId: 'early-listener-mqtt', clean: false };
+    const first = await connectAsync(setup.broker().wsUrl, member.options({ mqtt: mqttOptions }));
+    await first.subscribeAsync('early/#', { qos: 1 });
+    await first.endAsync();
+    const raw = await mqtt.connectAsync(setup.broker().wsUrl);
+    for (let i = 0; i < 3; i++) await raw.publishAsync('early/a', Buffer.from(`forgery ${i}`), { qos: 1 });
+    await raw.endAsync();
+    const client = await open(member, { mqtt: mqttOptions });
+    const log = record(client); // attached after connectAsync resolved
+    await until(() => log.security.length >= 3, 'the three events raised during connect');
+    expect(log.security.map((e) => [e.code, e.topic])).toEqual(Array.from({ length: 3 }, () => ['MALFORMED', 'early/a']));
+  });
+
+  it('says so once when its own certificate is revoked, and refuses to publish from then on', async () => {
+    const self = await open(await setup.fleet().member('self-revoked', { publish: ['selfrev/#'] }));
+    const log = record(self);
+    await self.publishAsync('selfrev/a', text('before'), { qos: 1 });
+    const raw = await mqtt.connectAsync(setup.broker().wsUrl);
+    await raw.publishAsync('pqc-iiot/v1/crl', Buffer.from(setup.fleet().revocationList(10, [{ kind: 'subject', subject: 'self-revoked' }])), { qos: 1 });
+    await until(() => log.security.length >= 1, 'the revocation event');
+    await new Promise((r) => setTimeout(r, 300)); // and no second one
+    expect(log.security.map((e) => [e.code, e.sender])).toEqual([['REVOKED', 'self-revoked']]);
+    expect(log.security[0]!.message).toMatch(/our own certificate is revoked .* re-enrol/);
+    await expect(self.publishAsync('selfrev/a', text('after'), { qos: 1 })).rejects.toMatchObject({ name: 'PublishError', code: 'REVOKED' });
     await raw.endAsync();
   });
 });
