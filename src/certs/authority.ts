@@ -3,7 +3,7 @@
 // of band; it is not signed, so compare its fingerprint when installing it.
 
 import { abytes, abytesIn } from '../../bindings/assert-sdk.js';
-import { shake256, type SignKeyPair } from '../../bindings/index.js';
+import { PqcError, isReady, shake256, type ExpandedSigningKey, type SignKeyPair } from '../../bindings/index.js';
 import { ConfigError } from '../errors.js';
 import { equalBytes } from '../wire/bytes.js';
 import { ByteReader, ByteWriter, boundInput } from '../wire/codec.js';
@@ -87,12 +87,36 @@ export interface CertificateAuthorityOptions {
 }
 
 const CA_SEED_LABEL = LABELS.caSeed;
-const secretKeys = new WeakMap<CertificateAuthority, Uint8Array>();
+
+/** A CA's secret key and, once it has signed, that key expanded (wasm memory). */
+interface AuthorityKey {
+  readonly secretKey: Uint8Array;
+  signingKey: ExpandedSigningKey | undefined;
+}
+
+const authorityKeys = new WeakMap<CertificateAuthority, AuthorityKey>();
 const CONSTRUCT = Symbol('CertificateAuthority');
+
+/** The CA's factories are synchronous, so they cannot load the wasm core themselves: say so plainly. */
+function requireInit(what: string): void {
+  if (!isReady()) {
+    throw new ConfigError(
+      'NOT_INITIALISED',
+      `${what} is synchronous and needs \`await init()\` first (generateIdentity() and importIdentity() are async and call init() themselves)`,
+    );
+  }
+}
 
 /**
  * A CA: an id and a Falcon key pair that signs certificates and revocation
- * lists. Its secret key is reachable only through the issue functions.
+ * lists. Its secret key is reachable only through the issue functions, which
+ * sign with it expanded once into Falcon's signing tree (kept in wasm memory
+ * until destroy()): no division or square root on the secret key per
+ * signature (docs/FALCON-FP.md), the same bytes as signing from the encoded key.
+ *
+ * Unlike generateIdentity(), the factories are synchronous: call
+ * `await init()` once before them (they throw ConfigError('NOT_INITIALISED')
+ * otherwise).
  */
 export class CertificateAuthority {
   readonly id: string;
@@ -101,27 +125,31 @@ export class CertificateAuthority {
   readonly trustAnchor: TrustAnchor;
 
   /** @internal use CertificateAuthority.generate or .fromKeys. */
-  constructor(token: typeof CONSTRUCT, id: string, suite: SignatureSuite, keys: SignKeyPair) {
+  constructor(token: typeof CONSTRUCT, id: string, suite: SignatureSuite, keys: SignKeyPair, signingKey?: ExpandedSigningKey) {
     if (token !== CONSTRUCT) throw new TypeError('use CertificateAuthority.generate() or .fromKeys()');
     this.id = id;
     this.suite = suite;
     this.publicKey = keys.publicKey;
     this.trustAnchor = Object.freeze({ id, suite, publicKey: keys.publicKey });
-    secretKeys.set(this, keys.secretKey);
+    authorityKeys.set(this, { secretKey: keys.secretKey, signingKey });
   }
 
   /**
-   * A new CA. Needs `await init()` first.
+   * A new CA. Synchronous: needs `await init()` first (generateIdentity()
+   * initialises by itself because it is async; this cannot).
    *
-   * @throws TypeError/RangeError for an invalid id, suite or seed.
+   * @throws TypeError/RangeError for an invalid id, suite or seed;
+   *   ConfigError('NOT_INITIALISED') before init().
+   * @example await init(); const ca = CertificateAuthority.generate('plant-ca');
    */
   static generate(id: string, options: CertificateAuthorityOptions = {}): CertificateAuthority {
     validateSubjectId(id, 'CA id');
     const suite = checkSignatureSuite(options.suite ?? 'falcon512');
+    if (options.seed !== undefined) abytesIn(options.seed, 32, 256, 'seed');
+    requireInit('CertificateAuthority.generate()');
     const { signer } = SIGNATURE_SUITES[suite];
     if (options.seed === undefined) return new CertificateAuthority(CONSTRUCT, id, suite, signer.keygen());
     const { seed } = options;
-    abytesIn(seed, 32, 256, 'seed');
     // Sized up front: ByteWriter must not grow during a bytes write (see the codec).
     const input = new ByteWriter(512).bytes16(CA_SEED_LABEL).u8(SIGNATURE_SUITES[suite].id).string16(id).bytes16(seed).finish();
     const keySeed = shake256(input, signer.lengths.keygenSeed);
@@ -135,45 +163,67 @@ export class CertificateAuthority {
 
   /**
    * A CA from a stored key pair (the caller keeps the secret key encrypted at
-   * rest). Checks that the pair is consistent. The CA keeps `keys.secretKey`
-   * itself (not a copy): destroy() wipes it.
+   * rest). Checks that the pair is consistent (a probe signature, made with the
+   * expanded key the CA then keeps). The CA keeps `keys.secretKey` itself (not
+   * a copy): destroy() wipes it. Synchronous: needs `await init()` first.
    *
    * @throws TypeError/RangeError for wrong inputs; ConfigError('KEY_MISMATCH')
-   *   if the secret key does not match the public key.
+   *   if the secret key does not match the public key;
+   *   ConfigError('NOT_INITIALISED') before init().
    */
   static fromKeys(id: string, suite: SignatureSuite, keys: SignKeyPair): CertificateAuthority {
     validateSubjectId(id, 'CA id');
     const { signer } = SIGNATURE_SUITES[checkSignatureSuite(suite)];
+    requireInit('CertificateAuthority.fromKeys()');
     const probe = LABELS.caConsistency;
+    let signingKey: ExpandedSigningKey | undefined;
     let valid = false;
     try {
-      valid = signer.verify(signer.sign(probe, keys.secretKey), probe, keys.publicKey);
+      signingKey = signer.expand(keys.secretKey);
+      valid = signer.verify(signingKey.sign(probe), probe, keys.publicKey);
     } catch (err) {
-      if (err instanceof TypeError || err instanceof RangeError) throw err;
+      // A wrong argument, or a core that cannot run (aborted, no randomness), is not a key mismatch.
+      if (err instanceof TypeError || err instanceof RangeError || (err instanceof PqcError && err.code !== 'FAILED')) {
+        signingKey?.destroy();
+        throw err;
+      }
     }
-    if (!valid) throw new ConfigError('KEY_MISMATCH', 'the CA secret key does not match its public key');
-    return new CertificateAuthority(CONSTRUCT, id, suite, keys);
+    if (!valid) {
+      signingKey?.destroy();
+      throw new ConfigError('KEY_MISMATCH', 'the CA secret key does not match its public key');
+    }
+    return new CertificateAuthority(CONSTRUCT, id, suite, keys, signingKey);
   }
 
   get destroyed(): boolean {
-    return !secretKeys.has(this);
+    return !authorityKeys.has(this);
   }
 
-  /** Wipes the secret key; the CA cannot issue anything afterwards. */
+  /** Wipes the secret key and its expanded form; the CA cannot issue anything afterwards. */
   destroy(): void {
-    secretKeys.get(this)?.fill(0);
-    secretKeys.delete(this);
+    const key = authorityKeys.get(this);
+    if (key === undefined) return;
+    authorityKeys.delete(this);
+    try {
+      key.signingKey?.destroy(); // zeroes the expanded key in wasm memory
+    } finally {
+      key.signingKey = undefined;
+      key.secretKey.fill(0);
+    }
   }
 }
 
 /**
  * Signs `label || tbs` with the CA's key (for the issue functions of this
- * package; not exported from the package index).
+ * package; not exported from the package index). The key is expanded on first
+ * use and kept until destroy(); `seed` (88 bytes) gives the same signature
+ * as Signer.sign with that seed (test vectors).
  */
 export function signAsAuthority(ca: CertificateAuthority, label: Uint8Array, tbs: Uint8Array, seed?: Uint8Array): Uint8Array {
-  const secretKey = secretKeys.get(ca);
-  if (!secretKey) throw new ConfigError('DESTROYED', `CA ${ca.id} was destroyed`);
-  return SIGNATURE_SUITES[ca.suite].signer.sign(signedMessage(label, tbs), secretKey, seed);
+  const key = authorityKeys.get(ca);
+  if (!key) throw new ConfigError('DESTROYED', `CA ${ca.id} was destroyed`);
+  key.signingKey ??= SIGNATURE_SUITES[ca.suite].signer.expand(key.secretKey);
+  return key.signingKey.sign(signedMessage(label, tbs), seed);
 }
 
 /** True if `signature` by `anchor` over `label || tbs` verifies. */

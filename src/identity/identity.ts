@@ -142,7 +142,9 @@ function deriveSeed(label: Uint8Array, id: string, seed: Uint8Array, length: num
 }
 
 /**
- * A new identity for subject `id`. Needs `await init()` first.
+ * A new identity for subject `id`. Async, so it initialises the wasm core
+ * itself (`await init()`, a no-op once done); the synchronous
+ * CertificateAuthority.generate() cannot, and needs `await init()` first.
  *
  * @throws TypeError/RangeError for an invalid id or seed.
  * @example const plc = await generateIdentity('plc-7');
@@ -268,7 +270,14 @@ export async function importIdentity(bytes: Uint8Array, options: ImportIdentityO
     shared = probeKem.sharedSecret;
     decapsulated = mlKem768.decapsulate(probeKem.ciphertext, mlKem.secretKey);
     if (!equalBytes(shared, decapsulated)) malformed('identity: ML-KEM secret key does not decapsulate for its public key');
-    const probe = falcon512.sign(CONSISTENCY_MESSAGE, falcon.secretKey);
+    // Through an expanded key, as every signature with a secret key (docs/FALCON-FP.md).
+    const probeKey = falcon512.expand(falcon.secretKey);
+    let probe: Uint8Array;
+    try {
+      probe = probeKey.sign(CONSISTENCY_MESSAGE);
+    } finally {
+      probeKey.destroy();
+    }
     if (!falcon512.verify(probe, CONSISTENCY_MESSAGE, falcon.publicKey)) {
       malformed('identity: Falcon secret key does not match its public key');
     }
