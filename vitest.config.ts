@@ -9,6 +9,7 @@ const CORE_FILES = [
   'test/bindings/cross-check.test.ts',
   'test/bindings/memory.test.ts',
   'test/bindings/heap.test.ts',
+  'test/bindings/falcon-canonical.test.ts',
 ];
 
 export default defineConfig({

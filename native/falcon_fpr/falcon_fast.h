@@ -72,14 +72,16 @@ int pqc_falcon_sign_expanded(int logn, int padded, uint8_t *sig, size_t *siglen,
  * `prepared` (pqc_falcon_prepared_bytes(logn) = 1024 / 2048 bytes, 2-byte
  * aligned); -1 if the key does not decode (PQClean's verify rejects every
  * signature under such a key). pqc_falcon_verify_prepared then accepts (0)
- * exactly the signatures PQClean's crypto_sign_verify accepts under that key,
- * for the plain and the padded forms alike, and returns -1 otherwise.
+ * the signatures PQClean's crypto_sign_verify accepts under that key, in one
+ * encoding only: padded = 0, a compact signature that the compressed s2 fills
+ * exactly (no trailing byte); padded != 0, exactly pqc_falcon_sig_bytes(logn,
+ * 1) bytes, zero after s2. It returns -1 otherwise.
  * Public data only: nothing to wipe.
  */
 size_t pqc_falcon_pk_bytes(int logn);
 size_t pqc_falcon_prepared_bytes(int logn);
 int pqc_falcon_verify_prepare(int logn, uint8_t *prepared, const uint8_t *pk, size_t pklen);
-int pqc_falcon_verify_prepared(int logn, const uint8_t *sig, size_t siglen,
+int pqc_falcon_verify_prepared(int logn, int padded, const uint8_t *sig, size_t siglen,
                                const uint8_t *m, size_t mlen, const uint8_t *prepared);
 
 #endif /* PQC_FALCON_FAST_H */

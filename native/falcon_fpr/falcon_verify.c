@@ -7,10 +7,14 @@
  * (pqc_falcon_verify_prepare); each verification then only decodes the
  * signature, hashes nonce || message to a point and runs the pinned
  * verify_raw. The acceptance rules are do_verify's in every Falcon pqclean.c
- * (falcon-512/1024 and the padded forms share them): header byte 0x30 + logn,
- * a 40-byte nonce, a non-empty compressed s2 that fills the buffer exactly, or
- * the padded length with only zero bytes after the compressed value. So a
- * prepared verification accepts exactly the signatures PQClean's accepts.
+ * (header byte 0x30 + logn, a 40-byte nonce, a compressed s2 that decodes),
+ * made strict so that each signature has one encoding (issue 19): PQClean
+ * also takes a compact signature zero-filled to the padded length, and the
+ * bare compact form under a padded set. Here a compact signature is accepted
+ * only if comp_decode consumes all of it (no trailing byte, zero or not),
+ * and a padded one only at its fixed length (666 / 1280 bytes) with zero
+ * bytes after the compressed value, as @noble/post-quantum accepts them.
+ * pqc_verify uses this code too (pqc_sign.c), with a key prepared per call.
  *
  * Everything here is public (key, signature, message, and what is derived
  * from them), so no constant-time discipline is needed. The hash uses
@@ -60,7 +64,7 @@ pqc_falcon_verify_prepare(int logn, uint8_t *prepared, const uint8_t *pk, size_t
 }
 
 int
-pqc_falcon_verify_prepared(int logn, const uint8_t *sig, size_t siglen,
+pqc_falcon_verify_prepared(int logn, int padded, const uint8_t *sig, size_t siglen,
                            const uint8_t *m, size_t mlen, const uint8_t *prepared) {
     uint16_t hm[MAX_N];
     int16_t s2[MAX_N];
@@ -72,27 +76,22 @@ pqc_falcon_verify_prepared(int logn, const uint8_t *sig, size_t siglen,
     const uint8_t *sigbuf;
     size_t sigbuflen, v;
 
-    if (!valid_logn(logn) || siglen < 1 + PQC_FALCON_NONCE_BYTES || sig[0] != 0x30 + logn) {
+    /* Padded: exactly the fixed length; compact: at most the maximum (752 / 1462). */
+    v = pqc_falcon_sig_bytes(logn, padded);
+    if (v == 0 || (padded ? siglen != v : siglen > v) || siglen <= 1 + PQC_FALCON_NONCE_BYTES
+            || sig[0] != 0x30 + logn) {
         return -1;
     }
     sigbuf = sig + 1 + PQC_FALCON_NONCE_BYTES;
     sigbuflen = siglen - 1 - PQC_FALCON_NONCE_BYTES;
-    if (sigbuflen == 0) {
-        return -1;
-    }
     v = PQCLEAN_FALCON512_CLEAN_comp_decode(s2, (unsigned)logn, sigbuf, sigbuflen);
-    if (v == 0) {
+    /* One encoding per signature: a compact one ends where s2 ends, a padded one has only zeros after it. */
+    if (v == 0 || (!padded && v != sigbuflen)) {
         return -1;
     }
-    if (v != sigbuflen) {
-        /* Only the padded length may carry trailing bytes, and they must be zero. */
-        if (sigbuflen != pqc_falcon_sig_bytes(logn, 1) - 1 - PQC_FALCON_NONCE_BYTES) {
+    while (v < sigbuflen) {
+        if (sigbuf[v++] != 0) {
             return -1;
-        }
-        while (v < sigbuflen) {
-            if (sigbuf[v++] != 0) {
-                return -1;
-            }
         }
     }
 

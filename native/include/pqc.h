@@ -68,7 +68,12 @@ PQC_EXPORT int pqc_sign_keypair_derand(int alg, uint8_t *pk, uint8_t *sk, const 
 PQC_EXPORT int pqc_sign(int alg, uint8_t *sig, size_t *siglen, const uint8_t *m, size_t mlen, const uint8_t *sk);
 PQC_EXPORT int pqc_sign_derand(int alg, uint8_t *sig, size_t *siglen, const uint8_t *m, size_t mlen,
                                const uint8_t *sk, const uint8_t *seed);
-/* Returns PQC_OK for a valid signature, PQC_ERR_FAILED otherwise. */
+/*
+ * Returns PQC_OK for a valid signature, PQC_ERR_FAILED otherwise. One encoding
+ * per signature: a compact (Falcon-512/1024) signature must end where its
+ * compressed s2 ends (no trailing byte, zero or not); a padded one must be
+ * exactly 666 / 1,280 bytes with only zeros after s2.
+ */
 PQC_EXPORT int pqc_verify(int alg, const uint8_t *sig, size_t siglen, const uint8_t *m, size_t mlen,
                           const uint8_t *pk);
 

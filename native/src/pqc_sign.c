@@ -3,6 +3,8 @@
  * status-code API. PQClean's Falcon has no derand entry points, so the derand
  * variants preset the randomness bridge with the caller's seed: keygen asks for
  * 48 bytes, signing for a 40-byte nonce then a 48-byte sampler seed.
+ * Both verifications run our falcon_verify.c (PQClean's own verify would also
+ * take a second encoding of each signature: see there).
  */
 #include <string.h>
 
@@ -22,12 +24,11 @@ typedef struct {
     int pk_bytes, sk_bytes, sig_bytes;
     int (*keypair)(uint8_t *, uint8_t *);
     int (*sign)(uint8_t *, size_t *, const uint8_t *, size_t, const uint8_t *);
-    int (*verify)(const uint8_t *, size_t, const uint8_t *, size_t, const uint8_t *);
 } signer_t;
 
 #define SIGN_ENTRY(ID, LOGN, PADDED, NS)                                                            \
     {ID, LOGN, PADDED, NS##_CRYPTO_PUBLICKEYBYTES, NS##_CRYPTO_SECRETKEYBYTES, NS##_CRYPTO_BYTES, NS##_crypto_sign_keypair, \
-     NS##_crypto_sign_signature, NS##_crypto_sign_verify}
+     NS##_crypto_sign_signature}
 
 static const signer_t signers[] = {
     SIGN_ENTRY(PQC_FALCON512, 9, 0, PQCLEAN_FALCON512_CLEAN),
@@ -116,10 +117,14 @@ int pqc_sign_derand(int alg, uint8_t *sig, size_t *siglen, const uint8_t *m, siz
 
 int pqc_verify(int alg, const uint8_t *sig, size_t siglen, const uint8_t *m, size_t mlen, const uint8_t *pk) {
     const signer_t *s = find(alg);
+    uint16_t prepared[1024]; /* pqc_falcon_prepared_bytes(10) */
     if (s == NULL) {
         return PQC_ERR_BAD_ARGUMENT;
     }
-    return s->verify(sig, siglen, m, mlen, pk) == 0 ? PQC_OK : PQC_ERR_FAILED;
+    return pqc_falcon_verify_prepare(s->logn, (uint8_t *)prepared, pk, (size_t)s->pk_bytes) == 0 &&
+                   pqc_falcon_verify_prepared(s->logn, s->padded, sig, siglen, m, mlen, (const uint8_t *)prepared) == 0
+               ? PQC_OK
+               : PQC_ERR_FAILED;
 }
 
 int pqc_sign_expand(int alg, uint8_t *expanded, const uint8_t *sk) {
@@ -169,7 +174,7 @@ int pqc_verify_prepared(int alg, const uint8_t *sig, size_t siglen, const uint8_
     if (s == NULL || prepared == NULL) {
         return PQC_ERR_BAD_ARGUMENT;
     }
-    return pqc_falcon_verify_prepared(s->logn, sig, siglen, m, mlen, prepared) == 0 ? PQC_OK : PQC_ERR_FAILED;
+    return pqc_falcon_verify_prepared(s->logn, s->padded, sig, siglen, m, mlen, prepared) == 0 ? PQC_OK : PQC_ERR_FAILED;
 }
 
 int pqc_falcon_native_fp(void) {

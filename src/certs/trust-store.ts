@@ -160,7 +160,7 @@ export class TrustStore {
    * (BAD_SIGNATURE), validity window at `now` (EXPIRED), current revocation
    * list (REVOKED), and anti-rollback (ROLLBACK: a lower key epoch than
    * accepted for the subject, or the same epoch with a lower serial, or a
-   * different certificate with the same epoch and serial).
+   * different certificate, by what was signed, with the same epoch and serial).
    */
   check(cert: Uint8Array | Certificate, now: number = Date.now()): Certificate {
     const c = verifyCertificate(cert, this.anchor, { now });
@@ -178,7 +178,8 @@ export class TrustStore {
         if (c.serial < known.serial) {
           throw new SecurityError('ROLLBACK', { sender, detail: `serial ${c.serial} is lower than ${known.serial} for key epoch ${c.keyEpoch}` });
         }
-        if (c.serial === known.serial && !equalBytes(c.bytes, known.bytes)) {
+        // What was signed decides, not the signature: the CA may sign the same certificate again (Falcon is randomised).
+        if (c.serial === known.serial && !equalBytes(c.tbs, known.tbs)) {
           throw new SecurityError('ROLLBACK', { sender, detail: `a different certificate with serial ${c.serial} was already accepted` });
         }
       }
@@ -199,7 +200,7 @@ export class TrustStore {
     return this.#exclusive(async () => {
       const c = this.check(cert, now);
       const known = this.#certs.get(c.subject);
-      if (known && equalBytes(known.bytes, c.bytes)) return known;
+      if (known && equalBytes(known.tbs, c.tbs)) return known;
       if (this.#storage) await this.#storage.set(this.#certKey(c.subject), c.bytes);
       this.#certs.set(c.subject, c);
       return c;
@@ -241,7 +242,8 @@ export class TrustStore {
           throw new SecurityError('ROLLBACK', { detail: `revocation list ${l.number} is older than ${current.number}` });
         }
         if (l.number === current.number) {
-          if (equalBytes(l.bytes, current.bytes)) return Object.freeze({ number: l.number, applied: false, newlyRevoked: [] });
+          // The same list again (a retained redelivery, or the CA signing it again): what was signed decides.
+          if (equalBytes(l.tbs, current.tbs)) return Object.freeze({ number: l.number, applied: false, newlyRevoked: [] });
           throw new SecurityError('ROLLBACK', { detail: `a different revocation list ${l.number} was already applied` });
         }
       }

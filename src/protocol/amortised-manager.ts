@@ -3,6 +3,7 @@
 // constructed when a KeyManager is given `amortise` or `acceptAmortised`.
 
 import { aoptInt } from '../../bindings/assert-sdk.js';
+import { shake256Public } from '../../bindings/index.js';
 import type { Clock } from '../clock.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
@@ -298,7 +299,8 @@ export class AmortisedSide {
       this.#o.keyMissing({ sender: m.sender, senderKeyEpoch: cert.keyEpoch, channel: m.channel, epoch: m.epoch, seq: first.seq, timestamp: m.timestamp }, bytes, receivedTopic, now);
     }
     const id = amortisedStreamId(m.sender, m.channel, m.topic, m.epoch);
-    const { matched, forged } = r.addManifest(id, m.entries, m.signature, now);
+    // De-duplicated on what was signed (the stream id carries the topic), never on the signature's bytes.
+    const { matched, forged } = r.addManifest(id, m.entries, shake256Public([m.tbs]), now);
     const released: AmortisedDataMessage[] = [];
     const rejected: SecurityError[] = forged.map((h) => this.#reject(h, 'not the message the batch manifest lists for its sequence number'));
     // The batch's numbers are recorded together: the guard writes a stream's

@@ -1,5 +1,6 @@
 // The trust store: verification codes, anti-rollback, revocation, persistence,
 // and "authenticate before mutating" (forged input never changes any state).
+import { equalBytes } from '../../src/wire/bytes.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, SecurityError, StorageError } from '../../src/errors.js';
 import { CertificateAuthority, issueCertificate, type Certificate } from '../../src/certs/certificate.js';
@@ -189,6 +190,19 @@ describe('revocation', () => {
       expect(codeOf(() => store.get('plc-7', NOW)), what).toBe('none');
     }
     expect(await store.applyRevocationList(five.bytes)).toEqual({ number: 5, applied: false, newlyRevoked: [] });
+  });
+
+  it('takes the CA signing the same list or certificate again (another signature over the same bytes) as a repeat, not a ROLLBACK', async () => {
+    const store = await TrustStore.open(fx.ca.trustAnchor);
+    const cert = certFor(fx.plc, 1, 1);
+    const again = certFor(fx.plc, 1, 1); // Falcon signing is randomised: same tbs, another signature
+    expect(equalBytes(cert.tbs, again.tbs) && !equalBytes(cert.signature, again.signature)).toBe(true);
+    await store.addCertificate(cert.bytes, NOW);
+    expect(await asyncCodeOf(() => store.addCertificate(again.bytes, NOW))).toBe('none');
+    const list = listOf(7, [{ kind: 'subject', subject: 'someone' }]);
+    const listAgain = listOf(7, [{ kind: 'subject', subject: 'someone' }]);
+    await store.applyRevocationList(list.bytes);
+    expect(await store.applyRevocationList(listAgain.bytes)).toEqual({ number: 7, applied: false, newlyRevoked: [] });
   });
 });
 

@@ -118,12 +118,16 @@ export class AmortisedReceiver<M> {
   }
 
   /**
-   * Adds a verified manifest of `stream` (a redelivered one is ignored) and
-   * settles the held messages it covers: `matched` in sequence order
-   * (deliver them), `forged` (reject them as BAD_SIGNATURE).
+   * Adds a verified manifest of `stream` and settles the held messages it
+   * covers: `matched` in sequence order (deliver them), `forged` (reject them
+   * as BAD_SIGNATURE). `signedDigest` is a hash of the bytes the manifest's
+   * signature covers: a manifest whose digest is stored for `stream` already
+   * is ignored, whatever its signature (a redelivered copy, or the same batch
+   * signed again: Falcon signatures are randomised, so signature bytes do not
+   * identify what was signed).
    */
-  addManifest(stream: string, entries: readonly ManifestEntry[], signature: Uint8Array, now: number): { matched: HeldAmortised<M>[]; forged: HeldAmortised<M>[] } {
-    const id = `${stream}\n${hex(signature)}`;
+  addManifest(stream: string, entries: readonly ManifestEntry[], signedDigest: Uint8Array, now: number): { matched: HeldAmortised<M>[]; forged: HeldAmortised<M>[] } {
+    const id = `${stream}\n${hex(signedDigest)}`;
     if (this.#manifestIds.has(id)) return { matched: [], forged: [] };
     const bySeq = new Map<number, Uint8Array>();
     for (const e of entries) bySeq.set(e.seq, e.digest.slice());

@@ -38,7 +38,7 @@ export function announcement(cs: ClientState, subject: string, payload: Uint8Arr
     if (c.keyEpoch < known.keyEpoch) return stop('ROLLBACK');
     if (c.keyEpoch === known.keyEpoch) {
       if (c.serial < known.serial) return stop('ROLLBACK');
-      if (c.serial === known.serial && hashOf(c.bytes) !== hashOf(known.bytes)) return stop('ROLLBACK');
+      if (c.serial === known.serial && hashOf(c.tbs) !== hashOf(known.tbs)) return stop('ROLLBACK');
     }
   }
   // The subject's own signature over the announcement.
@@ -46,7 +46,7 @@ export function announcement(cs: ClientState, subject: string, payload: Uint8Arr
   const skew = 5 * 60_000;
   near(cs, a.timestamp, now + skew, close, 'FROM_FUTURE');
   if (a.timestamp > now + skew) return stop('FROM_FUTURE');
-  cs.trust.set(c.subject, known && hashOf(known.bytes) === hashOf(c.bytes) ? known : c);
+  cs.trust.set(c.subject, known && hashOf(known.tbs) === hashOf(c.tbs) ? known : c);
   if (c.subject !== subject) return stop('TOPIC_MISMATCH');
   // Messages that waited for this certificate are opened now.
   reopen(c.subject);
@@ -62,7 +62,7 @@ export function revocationList(cs: ClientState, payload: Uint8Array): Outcome {
   if (current) {
     if (l.number < current.number) return stop('ROLLBACK');
     if (l.number === current.number) {
-      if (hashOf(l.bytes) === hashOf(current.bytes)) return 'none';
+      if (hashOf(l.tbs) === hashOf(current.tbs)) return 'none';
       return stop('ROLLBACK');
     }
   }

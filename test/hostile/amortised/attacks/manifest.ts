@@ -2,9 +2,12 @@
 // honest one the broker is writing to a subscriber now (or one it wrote
 // before): copies and replays, redirections, truncations, garbage, bit flips
 // (anywhere, in the entries, in the signature), a wrong digest, every header
-// field rewritten, and manifests signed by a forger or by rogue-1 under the
-// real publisher's name.
+// field rewritten, manifests signed by a forger or by rogue-1 under the
+// real publisher's name, and the honest manifest with its signature
+// zero-padded to 666 bytes (a second encoding PQClean's verifier accepts,
+// issue 19: BAD_SIGNATURE).
 
+import { falconPadded512 } from '../../../../bindings/index.js';
 import { MANIFEST_TYPE, decodeManifest, sealManifest } from '../../../../src/protocol/amortised.js';
 import { ENVELOPE_TYPE } from '../../../../src/protocol/envelope.js';
 import { extend, flipBit, truncate, type PublishContext } from '../../../support/mitm-proxy.js';
@@ -12,6 +15,9 @@ import { CH1, CH2, DAY, controlTopicsOf } from '../../plant.js';
 import { editManifest } from '../../wire-edit.js';
 import { otherChannel, sameChannel, type Attacker } from '../attacker.js';
 import type { Attack } from '../types.js';
+
+/** Falcon-512's padded signature length: an honest (compact) signature zero-padded to it is a second encoding. */
+const PADDED_SIGNATURE_BYTES = falconPadded512.lengths.signature;
 
 /** Attacks derived from an honest manifest `m` written to `me` now (or from the pool). */
 export function manifestAttack(atk: Attacker, me: string, m: { topic: string; payload: Uint8Array }, forwardedNow: boolean, ctx: PublishContext): Attack {
@@ -49,6 +55,7 @@ export function manifestAttack(atk: Attacker, me: string, m: { topic: string; pa
     'manifest-epoch-swap': 2,
     'manifest-forged-signer': 0.7,
     'manifest-rogue-signer': 0.7,
+    'manifest-padded-signature': 2,
   });
   const A = (payload: Uint8Array, extra: Partial<NonNullable<Attack>> = {}): Attack => ({ kind, topic: m.topic, payload, ...extra });
   switch (kind) {
@@ -116,6 +123,12 @@ export function manifestAttack(atk: Attacker, me: string, m: { topic: string; pa
       // The signer's own key; the sender field is the real publisher's (rogue-1 is even certified for CH1).
       const forged = sealManifest({ sender: signer, channel: f.channel, epoch: f.epoch, topic: m.topic, entries: f.entries, now: Date.now() });
       return A(signer.id === f.sender ? forged : editManifest(forged, { sender: f.sender }));
+    }
+    case 'manifest-padded-signature': {
+      if (f.signature.length >= PADDED_SIGNATURE_BYTES) return undefined;
+      const signature = new Uint8Array(PADDED_SIGNATURE_BYTES);
+      signature.set(f.signature);
+      return A(editManifest(b, { signature }));
     }
   }
   return undefined;

@@ -2,13 +2,15 @@
 // publisher (replayed, sent to the other publisher, rewritten, tampered),
 // announcements and revocation lists (replayed, rolled back, tampered,
 // expired or revoked subjects announced again), unknown reserved topics,
-// garbage on every control topic, and stray MQTT acknowledgements.
+// garbage on every control topic, stray MQTT acknowledgements, and key
+// requests, announcements and lists with zero-padded signatures.
 
 import { extend, flipBit, truncate } from '../../../support/mitm-proxy.js';
 import { PREFIX } from '../../plant.js';
 import { editKeyRequest, tryKeyRequest } from '../../wire-edit.js';
 import { otherPub, type Attacker } from '../attacker.js';
 import type { Attack } from '../types.js';
+import { paddedAnnouncement, paddedRevocationList, zeroPadded } from './padded.js';
 
 /** A key request to a publisher (one it was sent before), tampered with or sent to the other publisher. */
 export function requestAttack(atk: Attacker): Attack {
@@ -30,6 +32,7 @@ export function requestAttack(atk: Attacker): Attack {
     'kr-tampered-duplicate': 2,
     'kr-truncate': 1,
     'kr-garbage': 1,
+    'kr-padded-signature': 1,
   });
   const A = (payload: Uint8Array, topic = r.topic): Attack => ({ kind, target, topic, payload });
   const f = tryKeyRequest(r.payload);
@@ -64,6 +67,10 @@ export function requestAttack(atk: Attacker): Attack {
       return A(truncate(r.payload, rng.int(r.payload.length)));
     case 'kr-garbage':
       return A(extend(new Uint8Array([0x51, 1, 1, 1]), rng.bytes(rng.int(800))));
+    case 'kr-padded-signature': {
+      const signature = zeroPadded(f.signature);
+      return signature && A(editKeyRequest(r.payload, { signature }));
+    }
   }
   return undefined;
 }
@@ -89,6 +96,8 @@ export function controlAttack(atk: Attacker): Attack {
     'reserved-unknown': 1,
     'control-garbage': 2,
     'mqtt-noise': 1,
+    'ann-padded-signature': 1,
+    'crl-padded-signature': 1,
   });
   const ann = subjects.length ? rng.pick(subjects) : undefined;
   const annBytes = ann ? atk.announcements.get(ann)! : undefined;
@@ -147,6 +156,14 @@ export function controlAttack(atk: Attacker): Attack {
       r.ignored++;
       r.expected['none'] = (r.expected['none'] ?? 0) + 1;
       return undefined;
+    }
+    case 'ann-padded-signature': {
+      const padded = annBytes && paddedAnnouncement(annBytes);
+      return padded && A(`${PREFIX}/certs/${ann}`, padded);
+    }
+    case 'crl-padded-signature': {
+      const padded = list && paddedRevocationList(list.bytes);
+      return padded && A(`${PREFIX}/crl`, padded);
     }
   }
   return undefined;

@@ -3,8 +3,8 @@
 // before): copies and replays, redirections to other topics, bit flips,
 // truncations and extensions, splices, and every header field rewritten
 // (version, suite, flags, type, sender, channel, epoch, sequence number,
-// timestamp, signature). One weighted draw picks the kind; the model says
-// what each must come to.
+// timestamp, signature; the signature zero-padded, attacks/padded.ts). One
+// weighted draw picks the kind; the model says what each must come to.
 
 import { ENVELOPE_TYPE } from '../../../../src/protocol/envelope.js';
 import { extend, flipBit, overwrite, truncate, type PublishContext } from '../../../support/mitm-proxy.js';
@@ -12,6 +12,7 @@ import { CH1, CH2, DAY, T1, T1_RETAINED, T2, controlTopicsOf } from '../../plant
 import { editGroup, groupHeaderLength, tryGroup } from '../../wire-edit.js';
 import type { Attacker } from '../attacker.js';
 import type { Attack, PoolItem } from '../types.js';
+import { zeroPadded } from './padded.js';
 
 /** Attacks from unknown senders only early in the main phase: their messages wait for a certificate and are reported 30 s later. */
 const AWAIT_WINDOW_MS = 8_000;
@@ -70,6 +71,7 @@ export function dataAttack(atk: Attacker, me: string, m: { topic: string; payloa
     garbage: 2,
     'garbage-typed': 2,
     empty: 1,
+    'padded-signature': 2,
   });
   const t = m.topic;
   const A = (payload: Uint8Array, extra: Partial<NonNullable<Attack>> = {}): Attack => ({ kind, target: me, topic: t, payload, ...extra });
@@ -187,6 +189,10 @@ export function dataAttack(atk: Attacker, me: string, m: { topic: string; payloa
       return A(extend(new Uint8Array([0x4d, 1, 1, 1]), rng.bytes(rng.int(1500))));
     case 'empty':
       return A(new Uint8Array(0));
+    case 'padded-signature': {
+      const signature = zeroPadded(f.signature);
+      return signature && A(editGroup(m.payload, { signature }));
+    }
   }
   return undefined;
 }

@@ -1,8 +1,8 @@
 // Attacks on what is addressed to one subscriber in the signed-mode run:
 // direct envelopes (commands on cmd/<id>) and key grants, taken from the
 // broker's pools of what it wrote: replays, redirections, another
-// recipient's copy, bit flips, truncations, and rewritten sequence numbers,
-// timestamps, senders, topics and key epochs.
+// recipient's copy, bit flips, truncations, rewritten sequence numbers,
+// timestamps, senders, topics and key epochs, and zero-padded signatures.
 
 import { ENVELOPE_TYPE } from '../../../../src/protocol/envelope.js';
 import { extend, flipBit, truncate } from '../../../support/mitm-proxy.js';
@@ -10,6 +10,7 @@ import { PREFIX, T1 } from '../../plant.js';
 import { editDirect, tryDirect } from '../../wire-edit.js';
 import { other, type Attacker } from '../attacker.js';
 import type { Attack } from '../types.js';
+import { zeroPadded } from './padded.js';
 
 /** A direct envelope to `me` (the last one written to it), tampered with or sent elsewhere. */
 export function directAttack(atk: Attacker, me: string): Attack {
@@ -32,6 +33,7 @@ export function directAttack(atk: Attacker, me: string): Attack {
     'direct-future-dated': 1,
     'direct-sender-swap': 1,
     'direct-topic-rewrite': 1,
+    'direct-padded-signature': 1,
   });
   const A = (payload: Uint8Array, topic = d.topic): Attack => ({ kind, target: me, topic, payload });
   switch (kind) {
@@ -61,6 +63,10 @@ export function directAttack(atk: Attacker, me: string): Attack {
       return A(editDirect(d.payload, ENVELOPE_TYPE.direct, { sender: 'pub-2' }));
     case 'direct-topic-rewrite':
       return A(editDirect(d.payload, ENVELOPE_TYPE.direct, { topic: `cmd/${other(me)}` }), `cmd/${other(me)}`);
+    case 'direct-padded-signature': {
+      const signature = zeroPadded(f.signature);
+      return signature && A(editDirect(d.payload, ENVELOPE_TYPE.direct, { signature }));
+    }
   }
   return undefined;
 }
@@ -82,6 +88,7 @@ export function grantAttack(atk: Attacker, me: string): Attack {
     'grant-truncate': 1,
     'grant-seq-fresh': 2,
     'grant-sender-swap': 1,
+    'grant-padded-signature': 1,
   });
   const A = (payload: Uint8Array, topic = g.topic): Attack => ({ kind, target: me, topic, payload });
   switch (kind) {
@@ -103,6 +110,10 @@ export function grantAttack(atk: Attacker, me: string): Attack {
       return A(editDirect(g.payload, ENVELOPE_TYPE.grant, { seq: atk.fresh(f.seq) }));
     case 'grant-sender-swap':
       return A(editDirect(g.payload, ENVELOPE_TYPE.grant, { sender: f.sender === 'pub-1' ? 'pub-2' : 'pub-1' }));
+    case 'grant-padded-signature': {
+      const signature = zeroPadded(f.signature);
+      return signature && A(editDirect(g.payload, ENVELOPE_TYPE.grant, { signature }));
+    }
   }
   return undefined;
 }
