@@ -27,6 +27,10 @@ export {
   type VerifyOptions,
 } from './certificate.js';
 export {
+  DEFAULT_REVOCATION_LIST_VALIDITY_MS,
+  REVOCATION_LIST_VERSION,
+  reissueRevocationList,
+  revocationListDue,
   MAX_REVOCATION_ENTRIES,
   MAX_REVOCATION_LIST_BYTES,
   decodeRevocationList,

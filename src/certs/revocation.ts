@@ -1,7 +1,10 @@
 // Revocation lists: the CA's signed, numbered, complete list of revoked
 // certificates. A newer list replaces the older one entirely; numbers only go
 // up (the trust store rejects a lower number as ROLLBACK). The CA signs
-// LABELS.revocationList || tbs.
+// LABELS.revocationList || tbs. Version 2 carries the CA's next-update time:
+// a client whose newest list is past it (plus a grace) knows it may be missing
+// a revocation the broker withholds. Version 1 lists (no next update) still
+// decode; a client treats one as already past its next update.
 
 import { aarray, aint } from '../../bindings/assert-sdk.js';
 import { SecurityError } from '../errors.js';
@@ -28,6 +31,15 @@ export type RevocationEntry =
 
 const KIND = Object.freeze({ serial: 1, 'below-epoch': 2, subject: 3 });
 
+/** The format version issued; version 1 (without nextUpdate) is still read. */
+export const REVOCATION_LIST_VERSION = 2;
+
+/**
+ * How long a list is current when the CA does not say (nextUpdate = issuedAt + this): 24 hours. Re-issue at half
+ * of it (revocationListDue's default), so a list missed once is replaced before clients call theirs stale.
+ */
+export const DEFAULT_REVOCATION_LIST_VALIDITY_MS = 24 * 60 * 60 * 1000;
+
 /** At most this many entries in one list. */
 export const MAX_REVOCATION_ENTRIES = 4096;
 
@@ -35,13 +47,18 @@ const MAX_ENTRY_BYTES = 1 + 2 + MAX_SUBJECT_BYTES + 8;
 
 /** The largest revocation list encoding, in bytes. */
 export const MAX_REVOCATION_LIST_BYTES =
-  3 + 8 + 8 + 2 + MAX_SUBJECT_BYTES + 2 + MAX_REVOCATION_ENTRIES * MAX_ENTRY_BYTES + 2 + SIGNATURE_SUITES.falcon1024.signer.lengths.signature;
+  3 + 8 + 8 + 8 + 2 + MAX_SUBJECT_BYTES + 2 + MAX_REVOCATION_ENTRIES * MAX_ENTRY_BYTES + 2 + SIGNATURE_SUITES.falcon1024.signer.lengths.signature;
 
 export interface RevocationListFields {
   /** Increases with every list the CA issues (u64). */
   readonly number: number;
   /** When the CA issued it (ms since the epoch). */
   readonly issuedAt: number;
+  /**
+   * When the CA will have issued the next list at the latest (ms since the epoch, > issuedAt). Default:
+   * issuedAt + DEFAULT_REVOCATION_LIST_VALIDITY_MS. Undefined only in a decoded version 1 list.
+   */
+  readonly nextUpdate?: number | undefined;
   readonly entries: readonly RevocationEntry[];
 }
 
@@ -57,6 +74,7 @@ export interface RevocationList extends RevocationListFields {
 function checkFields(fields: RevocationListFields): void {
   aint(fields.number, 0, Number.MAX_SAFE_INTEGER, 'number');
   aint(fields.issuedAt, 0, Number.MAX_SAFE_INTEGER, 'issuedAt');
+  if (fields.nextUpdate !== undefined) aint(fields.nextUpdate, fields.issuedAt + 1, Number.MAX_SAFE_INTEGER, 'nextUpdate');
   aarray(fields.entries, MAX_REVOCATION_ENTRIES, 'entries');
   fields.entries.forEach((e: RevocationEntry, i) => {
     validateSubjectId(e.subject, `entries[${i}].subject`);
@@ -70,18 +88,20 @@ const utf8Length = (text: string): number => new TextEncoder().encode(text).leng
 
 /** The exact encoded size with the largest signature (sized once: ByteWriter must not grow in a bytes write). */
 function encodedSize(f: RevocationListFields, issuer: string): number {
-  let size = 3 + 8 + 8 + 2 + utf8Length(issuer) + 2 + 2 + SIGNATURE_SUITES.falcon1024.signer.lengths.signature;
+  let size = 3 + 8 + 8 + 8 + 2 + utf8Length(issuer) + 2 + 2 + SIGNATURE_SUITES.falcon1024.signer.lengths.signature;
   for (const e of f.entries) size += 1 + 2 + utf8Length(e.subject) + (e.kind === 'serial' ? 8 : e.kind === 'below-epoch' ? 4 : 0);
   return size;
 }
 
+/** Writes a version 2 list, or version 1 for a decoded v1 list being re-encoded (no nextUpdate). */
 function writeTbs(w: ByteWriter, f: RevocationListFields, issuer: string, suite: SignatureSuite): ByteWriter {
   w.u8(TYPE.revocationList)
-    .u8(FORMAT_VERSION)
+    .u8(f.nextUpdate === undefined ? FORMAT_VERSION : REVOCATION_LIST_VERSION)
     .u8(SIGNATURE_SUITES[suite].id)
     .u64(f.number)
-    .u64(f.issuedAt)
-    .string16(issuer)
+    .u64(f.issuedAt);
+  if (f.nextUpdate !== undefined) w.u64(f.nextUpdate);
+  w.string16(issuer)
     .u16(f.entries.length);
   for (const e of f.entries) {
     w.u8(KIND[e.kind]).string16(e.subject);
@@ -101,8 +121,9 @@ export function issueRevocationList(
   fields: RevocationListFields,
   options: { readonly signingSeed?: Uint8Array } = {},
 ): RevocationList {
-  checkFields(fields);
-  const tbs = writeTbs(new ByteWriter(encodedSize(fields, ca.id)), fields, ca.id, ca.suite).finish();
+  const f = { ...fields, nextUpdate: fields.nextUpdate ?? fields.issuedAt + DEFAULT_REVOCATION_LIST_VALIDITY_MS };
+  checkFields(f);
+  const tbs = writeTbs(new ByteWriter(encodedSize(f, ca.id)), f, ca.id, ca.suite).finish();
   const signature = signAsAuthority(ca, LABELS.revocationList, tbs, options.signingSeed);
   return decodeRevocationList(new ByteWriter(tbs.length + 2 + signature.length).fixed(tbs, tbs.length, 'tbs').bytes16(signature).finish());
 }
@@ -127,10 +148,12 @@ export function decodeRevocationList(bytes: Uint8Array): RevocationList {
   const r = new ByteReader(bytes);
   if (r.u8('type') !== TYPE.revocationList) malformed('revocation list: wrong type byte');
   const version = r.u8('version');
-  if (version !== FORMAT_VERSION) unsupported(`revocation list: format version ${version}`);
+  if (version !== FORMAT_VERSION && version !== REVOCATION_LIST_VERSION) unsupported(`revocation list: format version ${version}`);
   const signatureSuite = signatureSuiteFromId(r.u8('signature suite'), 'revocation list');
   const number = r.u64('number');
   const issuedAt = r.u64('issuedAt');
+  const nextUpdate = version === FORMAT_VERSION ? undefined : r.u64('nextUpdate');
+  if (nextUpdate !== undefined && nextUpdate <= issuedAt) malformed('revocation list: nextUpdate is not after issuedAt');
   const issuer = readSubject(r, 'issuer');
   const count = r.u16('entry count');
   if (count > MAX_REVOCATION_ENTRIES) malformed(`revocation list: ${count} entries, at most ${MAX_REVOCATION_ENTRIES}`);
@@ -154,6 +177,7 @@ export function decodeRevocationList(bytes: Uint8Array): RevocationList {
     signatureSuite,
     number,
     issuedAt,
+    nextUpdate,
     issuer,
     entries: Object.freeze(entries) as RevocationEntry[],
     signature,
@@ -194,4 +218,29 @@ export function revocationEntryFor(
 /** True if `list` revokes `cert`. */
 export function isRevoked(list: Pick<RevocationList, 'entries'> | undefined, cert: Pick<Certificate, 'subject' | 'serial' | 'keyEpoch'>): boolean {
   return list !== undefined && revocationEntryFor(list, cert) !== undefined;
+}
+
+/**
+ * The CA's next list: the same entries as `previous` (or `entries`), the next number, issued at `now`, current for
+ * `validityMs` (default DEFAULT_REVOCATION_LIST_VALIDITY_MS). Publish it retained on the control topic.
+ */
+export function reissueRevocationList(
+  ca: CertificateAuthority,
+  previous: Pick<RevocationList, 'number' | 'entries'>,
+  options: { readonly now?: number; readonly validityMs?: number; readonly entries?: readonly RevocationEntry[]; readonly signingSeed?: Uint8Array } = {},
+): RevocationList {
+  const now = aint(options.now ?? Date.now(), 0, Number.MAX_SAFE_INTEGER, 'now');
+  const validityMs = aint(options.validityMs ?? DEFAULT_REVOCATION_LIST_VALIDITY_MS, 1, Number.MAX_SAFE_INTEGER - now, 'validityMs');
+  const fields = { number: previous.number + 1, issuedAt: now, nextUpdate: now + validityMs, entries: options.entries ?? previous.entries };
+  return issueRevocationList(ca, fields, options.signingSeed === undefined ? {} : { signingSeed: options.signingSeed });
+}
+
+/**
+ * True when the CA should issue its next list: `renewBeforeMs` (default half the list's validity) before its
+ * nextUpdate, or at once for a version 1 list. A CA service calls it on a timer (every minute, say).
+ */
+export function revocationListDue(list: Pick<RevocationList, 'issuedAt' | 'nextUpdate'>, now: number = Date.now(), renewBeforeMs?: number): boolean {
+  if (list.nextUpdate === undefined) return true;
+  const before = renewBeforeMs ?? Math.floor((list.nextUpdate - list.issuedAt) / 2);
+  return now >= list.nextUpdate - before;
 }

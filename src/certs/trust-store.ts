@@ -129,6 +129,17 @@ export class TrustStore {
     return this.#list;
   }
 
+  /**
+   * Whether the current revocation list can still be relied on at `now`: 'none' (no list yet), 'fresh' (before its
+   * nextUpdate + `graceMs`) or 'stale' (past it, or a version 1 list, which has no nextUpdate): a newer list may
+   * exist that the broker withholds.
+   */
+  revocationStatus(now: number, graceMs: number): 'none' | 'fresh' | 'stale' {
+    const list = this.#list;
+    if (list === undefined) return 'none';
+    return list.nextUpdate !== undefined && now <= list.nextUpdate + graceMs ? 'fresh' : 'stale';
+  }
+
   /** The highest revocation list number applied, if any: lower ones are ROLLBACK. */
   get revocationListNumber(): number | undefined {
     return this.#list?.number;

@@ -4,9 +4,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { falcon512 } from '../../bindings/index.js';
 import { LABELS } from '../../src/wire/labels.js';
 import { CertificateAuthority, issueCertificate } from '../../src/certs/certificate.js';
+import { signAsAuthority } from '../../src/certs/authority.js';
+import { TrustStore } from '../../src/certs/trust-store.js';
+import { ByteWriter } from '../../src/wire/codec.js';
 import {
+  DEFAULT_REVOCATION_LIST_VALIDITY_MS,
   MAX_REVOCATION_ENTRIES,
   MAX_REVOCATION_LIST_BYTES,
+  reissueRevocationList,
+  revocationListDue,
   decodeRevocationList,
   encodeRevocationList,
   isRevoked,
@@ -39,9 +45,9 @@ function listRegions(bytes: Uint8Array): Region[] {
     { name: 'type', start: 0, end: 1, codes: ['MALFORMED'] },
     { name: 'version', start: 1, end: 2, codes: ['UNSUPPORTED_VERSION'] },
     { name: 'signature suite', start: 2, end: 3, codes: ['UNSUPPORTED_VERSION'] },
-    { name: 'number, issuedAt', start: 3, end: 19, codes: ['BAD_SIGNATURE', 'MALFORMED'] },
+    { name: 'number, issuedAt, nextUpdate', start: 3, end: 27, codes: ['BAD_SIGNATURE', 'MALFORMED'] },
   ];
-  let at = 19;
+  let at = 27;
   const push = (...rs: Region[]): void => {
     regions.push(...rs);
     at = rs[rs.length - 1]!.end;
@@ -69,11 +75,13 @@ describe('revocation lists', () => {
     expect(list.entries).toEqual(entries);
     expect(hex(encodeRevocationList(decodeRevocationList(list.bytes)))).toBe(hex(list.bytes));
     const b = list.bytes;
-    expect([b[0], b[1], b[2]]).toEqual([0x52, 1, 1]);
+    expect([b[0], b[1], b[2]]).toEqual([0x52, 2, 1]);
     expect(b[10]).toBe(7); // number, u64 big-endian at 3
-    expect((b[19]! << 8) | b[20]!).toBe(7); // issuer length
-    expect((b[28]! << 8) | b[29]!).toBe(4); // entry count
-    expect(b[30]).toBe(1); // first entry kind: serial
+    expect(new DataView(b.buffer, b.byteOffset).getBigUint64(19)).toBe(BigInt(T0 + DEFAULT_REVOCATION_LIST_VALIDITY_MS)); // nextUpdate at 19
+    expect(list.nextUpdate).toBe(T0 + DEFAULT_REVOCATION_LIST_VALIDITY_MS);
+    expect((b[27]! << 8) | b[28]!).toBe(7); // issuer length
+    expect((b[36]! << 8) | b[37]!).toBe(4); // entry count
+    expect(b[38]).toBe(1); // first entry kind: serial
     const message = new Uint8Array([...LABELS.revocationList, ...list.tbs]);
     expect(falcon512.verify(list.signature, message, fx.ca.publicKey)).toBe(true);
     expect(verifyRevocationList(list.bytes, fx.ca.trustAnchor).number).toBe(7);
@@ -146,7 +154,7 @@ describe('revocation lists', () => {
 
   it('reject every single-bit flip with a code from the region’s set', () => {
     const seen = everyBitFlip(list.bytes, listRegions(list.bytes), (b) => verifyRevocationList(b, fx.ca.trustAnchor));
-    for (const name of ['number, issuedAt', 'entries[0].value', 'entries[1].subject', 'signature']) {
+    for (const name of ['number, issuedAt, nextUpdate', 'entries[0].value', 'entries[1].subject', 'signature']) {
       expect(seen.get(name)?.has('BAD_SIGNATURE'), name).toBe(true);
     }
   });
@@ -162,10 +170,51 @@ describe('revocation lists', () => {
 
   it('refuse an entry count the input cannot hold before reading entries', () => {
     const b = list.bytes.slice();
-    b[28] = 0x0f; // 0x0f04 entries
+    b[36] = 0x0f; // 0x0f04 entries
     expect(() => decodeRevocationList(b)).toThrow(/cannot fit/);
-    b[28] = 0x10;
-    b[29] = 0x01; // 4097 entries
+    b[36] = 0x10;
+    b[37] = 0x01; // 4097 entries
     expect(() => decodeRevocationList(b)).toThrow(/at most 4096/);
+  });
+
+  it('carry the CA\'s next-update time (version 2), signed; nextUpdate must follow issuedAt', () => {
+    const l = issueRevocationList(fx.ca, { number: 8, issuedAt: T0, nextUpdate: T0 + 3_600_000, entries });
+    expect(l.nextUpdate).toBe(T0 + 3_600_000);
+    expect(verifyRevocationList(l.bytes, fx.ca.trustAnchor).nextUpdate).toBe(T0 + 3_600_000);
+    const later = l.bytes.slice();
+    later[26]! ^= 0x01; // the last byte of nextUpdate: a broker extending a list's life
+    expect(codeOf(() => verifyRevocationList(later, fx.ca.trustAnchor))).toBe('BAD_SIGNATURE');
+    expect(() => issueRevocationList(fx.ca, { number: 8, issuedAt: T0, nextUpdate: T0, entries })).toThrow(RangeError);
+  });
+
+  it('still read version 1 lists (no next update), which a trust store calls stale at once', async () => {
+    const w = new ByteWriter(256).u8(0x52).u8(1).u8(1).u64(9).u64(T0).string16('root-ca').u16(1).u8(3).string16('lost-tablet');
+    const tbs = w.finish();
+    const v1 = new ByteWriter(tbs.length + 2 + 752).fixed(tbs, tbs.length, 'tbs').bytes16(signAsAuthority(fx.ca, LABELS.revocationList, tbs)).finish();
+    const l = verifyRevocationList(v1, fx.ca.trustAnchor);
+    expect([l.version, l.nextUpdate, l.entries.length]).toEqual([1, undefined, 1]);
+    expect(hex(encodeRevocationList(l))).toBe(hex(v1));
+    expect(revocationListDue(l, T0)).toBe(true);
+    const store = await TrustStore.open(fx.ca.trustAnchor);
+    expect(store.revocationStatus(T0, 60_000)).toBe('none');
+    await store.applyRevocationList(v1);
+    expect(store.revocationStatus(T0, 60_000)).toBe('stale');
+  });
+
+  it('are re-issued before they expire: reissueRevocationList and revocationListDue give the cadence; the trust store tells fresh from stale', async () => {
+    const first = issueRevocationList(fx.ca, { number: 20, issuedAt: T0, nextUpdate: T0 + 1_000_000, entries });
+    expect(revocationListDue(first, T0 + 499_999)).toBe(false);
+    expect(revocationListDue(first, T0 + 500_000)).toBe(true); // half the validity by default
+    expect(revocationListDue(first, T0 + 100_000, 950_000)).toBe(true);
+    const next = reissueRevocationList(fx.ca, first, { now: T0 + 500_000, validityMs: 1_000_000 });
+    expect([next.number, next.issuedAt, next.nextUpdate]).toEqual([21, T0 + 500_000, T0 + 1_500_000]);
+    expect(next.entries).toEqual(entries);
+    const store = await TrustStore.open(fx.ca.trustAnchor);
+    await store.applyRevocationList(first.bytes);
+    expect(store.revocationStatus(T0 + 1_000_000, 0)).toBe('fresh');
+    expect(store.revocationStatus(T0 + 1_000_001, 0)).toBe('stale');
+    expect(store.revocationStatus(T0 + 1_060_000, 60_000)).toBe('fresh'); // within the grace
+    await store.applyRevocationList(next.bytes);
+    expect(store.revocationStatus(T0 + 1_060_001, 0)).toBe('fresh');
   });
 });
