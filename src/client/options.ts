@@ -27,8 +27,12 @@ export interface SecureClientOptions {
   readonly revocationList?: Uint8Array;
   /** The reserved topic prefix for key distribution. Default 'pqc-iiot/v1'. */
   readonly controlPrefix?: string;
-  /** Group-key rotation: after N messages, after T ms; old epochs usable for graceMs. */
-  readonly rotation?: { readonly afterMessages?: number; readonly afterMs?: number; readonly graceMs?: number };
+  /**
+   * Group-key rotation: after N messages, after T ms; old epochs usable for graceMs; joinWindowMs: a subscriber
+   * joining a channel reads at most this much of what was sealed before it joined (the channel rotates otherwise;
+   * default 1,000 ms, 0 for exact backward secrecy at one rotation per join; docs/PROTOCOL.md).
+   */
+  readonly rotation?: { readonly afterMessages?: number; readonly afterMs?: number; readonly graceMs?: number; readonly joinWindowMs?: number };
   /** Replay and time policy. */
   readonly replay?: { readonly maxAgeMs?: number; readonly clockSkewMs?: number; readonly retainedMaxAgeMs?: number };
   /** Where crypto runs. Only 'inline' now (signing alone can move to workers: signWorkers). */

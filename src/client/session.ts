@@ -62,6 +62,7 @@ export async function openSession(o: SecureClientOptions, clock: Clock, topics: 
       ...(o.rotation?.afterMessages !== undefined && { rotateAfterMessages: o.rotation.afterMessages }),
       ...(o.rotation?.afterMs !== undefined && { rotateAfterMs: o.rotation.afterMs }),
       ...(o.rotation?.graceMs !== undefined && { graceMs: o.rotation.graceMs }),
+      ...(o.rotation?.joinWindowMs !== undefined && { joinWindowMs: o.rotation.joinWindowMs }),
       ...(o.maxPayloadBytes !== undefined && { maxPayloadBytes: o.maxPayloadBytes }),
       maxHeldPerStream: o.maxHeldPerStream ?? CLIENT_DEFAULTS.maxHeldPerStream,
       grantTopic: (subscriber) => topics.grant(subscriber),

@@ -267,7 +267,7 @@ export class AmortisedSide {
     const verdict = this.#o.replay.check(stream, f.seq, f.timestamp);
     if (!verdict.ok) {
       // A copy of an accepted message: DUPLICATE (quiet) unless a manifest shows it was tampered with (handled above).
-      throw new SecurityError(verdict.code, { sender: f.sender, topic });
+      throw new SecurityError(verdict.code, { sender: f.sender, topic, ...(verdict.detail === undefined ? {} : { detail: verdict.detail }) });
     }
     if (coverage === 'uncovered' && r.isHeld(id, f.seq, digest)) throw new SecurityError('DUPLICATE', { sender: f.sender, topic, detail: 'already held for its manifest' });
     const { keys } = found;
@@ -309,7 +309,7 @@ export class AmortisedSide {
     const accepts = matched.map(async (h) => {
       const { msg, stream } = h.message;
       const verdict = this.#o.replay.check(stream, msg.seq, msg.timestamp);
-      if (!verdict.ok) throw new SecurityError(verdict.code, { sender: msg.sender, topic: msg.topic });
+      if (!verdict.ok) throw new SecurityError(verdict.code, { sender: msg.sender, topic: msg.topic, ...(verdict.detail === undefined ? {} : { detail: verdict.detail }) });
       await this.#o.replay.accept(stream, msg.seq, msg.timestamp);
     });
     const settled = await Promise.allSettled(accepts);

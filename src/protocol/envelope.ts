@@ -159,5 +159,5 @@ export function replayFailure(verdict: ReplayVerdict, sender: string, topic: str
   if (verdict.code === 'DUPLICATE' && authentic && !authentic()) {
     throw new SecurityError('BAD_SIGNATURE', { sender, ...(topic === undefined ? {} : { topic }), detail: 'a tampered copy of an accepted message' });
   }
-  throw new SecurityError(verdict.code, { sender, ...(topic === undefined ? {} : { topic }) });
+  throw new SecurityError(verdict.code, { sender, ...(topic === undefined ? {} : { topic }), ...(verdict.detail === undefined ? {} : { detail: verdict.detail }) });
 }

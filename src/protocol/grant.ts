@@ -221,13 +221,21 @@ export function sealKeyRequest(opts: SealKeyRequestOptions): Uint8Array {
   }
 }
 
-/** Remembers key request nonces until they are too old to pass the time check anyway. */
+/**
+ * Remembers key request nonces until they are too old to pass the time check anyway. It lives in memory
+ * only: a cache made at `sinceMs` (a publisher's start) cannot know the nonces an earlier process saw, so
+ * openKeyRequest refuses requests timestamped before `sinceMs - clockSkewMs` (TOO_OLD, the restart rule).
+ */
 export class NonceCache {
   readonly #seen = new Map<string, number>();
   readonly #max: number;
+  /** Since when every nonce accepted is remembered (-Infinity: no restart rule). */
+  readonly sinceMs: number;
 
-  constructor(maxEntries = 10_000) {
+  /** @param sinceMs when this cache started remembering (a KeyManager passes its opening time); default: no restart rule. */
+  constructor(maxEntries = 10_000, sinceMs = -Infinity) {
     this.#max = maxEntries;
+    this.sinceMs = sinceMs;
   }
 
   #id(sender: string, nonce: Uint8Array): string {
@@ -269,7 +277,8 @@ export interface KeyRequest {
 /**
  * Verifies a key request. Order: bound, parse, version/suite, publisher is me
  * (WRONG_RECIPIENT), subscriber certificate (UNKNOWN_SENDER/REVOKED/EXPIRED),
- * subscribe right on the filter (NOT_AUTHORISED), time (TOO_OLD/FROM_FUTURE),
+ * subscribe right on the filter (NOT_AUTHORISED), time (TOO_OLD/FROM_FUTURE; TOO_OLD also before the
+ * nonce cache's sinceMs minus clockSkewMs),
  * nonce seen (DUPLICATE if the signature verifies, else BAD_SIGNATURE), signature (BAD_SIGNATURE), then the nonce is remembered.
  */
 export function openKeyRequest(bytes: Uint8Array, opts: OpenKeyRequestOptions): KeyRequest {
@@ -284,6 +293,12 @@ export function openKeyRequest(bytes: Uint8Array, opts: OpenKeyRequestOptions): 
   }
   if (f.timestamp > now + opts.clockSkewMs) throw new SecurityError('FROM_FUTURE', { sender: f.subscriber });
   if (f.timestamp < now - opts.maxAgeMs) throw new SecurityError('TOO_OLD', { sender: f.subscriber });
+  if (f.timestamp < opts.nonces.sinceMs - opts.clockSkewMs) {
+    throw new SecurityError('TOO_OLD', {
+      sender: f.subscriber,
+      detail: 'timestamped more than clockSkewMs before this publisher started: its key-request nonces are in memory only, and a restart may have forgotten this one (the restart rule)',
+    });
+  }
   const authentic = (): boolean => verifyFalcon512(f.signature, signedMessage(LABELS.keyRequest, f.signed), cert.publicKeys.falcon);
   // As for envelopes: a nonce already seen is a DUPLICATE only for an exact (authentic) redelivery; a tampered copy is BAD_SIGNATURE.
   if (opts.nonces.has(f.subscriber, f.nonce, now)) {

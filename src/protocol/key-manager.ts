@@ -12,12 +12,22 @@
 //     ever, across epochs): the AES-GCM nonce comes from it;
 //   - the authorised subscribers (from key requests and grantsFor), persisted
 //     so a restarted publisher re-grants at once;
-//   - rotation after `rotateAfterMessages`, after `rotateAfterMs`, and at once
-//     when a subscriber is revoked or loses its right (it gets no grant);
+//   - rotation after `rotateAfterMessages`, after `rotateAfterMs`, at once
+//     when a subscriber is revoked or loses its right (it gets no grant), and
+//     before a subscriber not authorised now joins, if the current epoch's
+//     first message is older than `joinWindowMs` (backward secrecy on join;
+//     joins within the window share one rotation);
 //   - the previous epochs' keys, for `graceMs` after each ended: a key request
 //     that arrives just after a rotation also gets them (the requester may
 //     hold messages of them), except a subscriber removed from the channel
-//     before such an epoch ended and not re-admitted since.
+//     before such an epoch ended and not re-admitted since, and a subscriber
+//     not authorised while it was current unless its first message is within
+//     `joinWindowMs`;
+//   - key-request nonces, in memory only: requests timestamped before the
+//     KeyManager opened (less clockSkewMs) are refused (TOO_OLD).
+// Replay: the default ReplayGuard shares `storage`; on a MemoryStorage it
+// refuses messages timestamped before its state began (less clockSkewMs),
+// since a restart forgets its windows (ReplayGuardOptions.stateSinceMs).
 // Subscriber, per (publisher, channel): the granted epochs' derived keys; older
 // epochs stay usable for `graceMs` after a newer one arrives, then are wiped.
 // An older epoch's grant arriving after a newer one is accepted within that
@@ -104,7 +114,11 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
     this.#amortised = amortisedSideOf(opts, ctx, this.#streams, this.#subscriber.liveData);
     const publisher = new Publisher(ctx, this.#amortised);
     this.#publisher = publisher;
-    this.#grants = new Grants(ctx, (channel) => publisher.channel(channel));
+    this.#grants = new Grants(
+      ctx,
+      (channel) => publisher.channel(channel),
+      (ch) => publisher.rotateForJoin(ch),
+    );
   }
 
   /**
@@ -176,7 +190,12 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
    * request was handled), except to a subscriber removed from the channel
    * before such an epoch ended and not re-admitted since; then the current
    * epoch. A repeat within regrantIntervalMs of the same epoch's grant yields
-   * nothing for that epoch.
+   * nothing for that epoch. A subscriber not authorised for the channel now
+   * (new, or re-admitted) is never granted an epoch whose first message was
+   * sealed more than joinWindowMs before: the channel rotates first
+   * ('rotated', reason 'join'), and such previous epochs are not granted.
+   * Requests timestamped before this KeyManager opened (less clockSkewMs) are
+   * TOO_OLD: their nonces may have been seen by a previous process.
    * @returns grants to publish, in this order (empty if no channel of ours overlaps the filter).
    * @throws SecurityError from openKeyRequest; NOT_AUTHORISED if channels overlap but none is covered.
    */
@@ -188,6 +207,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
    * Grants `subscriber` (checked against the trust store now) every channel of
    * ours its rights cover, and adds it to those channels' authorised
    * subscribers: for provisioning known subscribers without a key request.
+   * A join rotates first as for handleKeyRequest.
    * @throws SecurityError UNKNOWN_SENDER/REVOKED/EXPIRED for the subscriber.
    */
   grantsFor(subscriber: Certificate): Promise<KeyGrant[]> {

@@ -22,14 +22,25 @@
 // Memory: at most `maxStreams` windows stay resident (least recently accepted
 // evicted first). With storage an evicted window is reloaded by accept().
 // Without storage, see eviction-floor.ts: evicted streams leave a timestamp
-// floor, so no replay gets in. Without storage, a restart forgets everything:
-// messages younger than maxAgeMs could then be replayed once. Subscribers
-// that must not see that use persistent storage.
+// floor, so no replay gets in.
+//
+// Restarts: a guard whose state lives in memory only (no storage, or a
+// MemoryStorage) forgets every window when its process ends, and the broker
+// could then replay anything younger than maxAgeMs once more. So such a guard
+// refuses every message timestamped before its state began, minus
+// clockSkewMs (TOO_OLD, "the restart rule"), as OSCORE does after a reboot:
+// whatever a previous process accepted is refused, and live traffic flows at
+// once. The state of a MemoryStorage begins when the first guard opens on it
+// (per namespace; a second guard on the same MemoryStorage object, in the same
+// process, continues that state). A durable storage has no such floor.
+// `stateSinceMs` sets it by hand (a custom Storage that does not survive a
+// restart; 0 for none).
 
 import { aint, astring, atype, auint } from '../../bindings/assert-sdk.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { SecurityError, StorageError } from '../errors.js';
+import { MemoryStorage } from '../storage/memory.js';
 import type { Storage } from '../storage/types.js';
 import { EpochFloors } from './epoch-floor.js';
 import { EvictionFloor } from './eviction-floor.js';
@@ -41,11 +52,21 @@ import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, ReplayWindow } f
 export type { StreamKey } from './stream-id.js';
 
 export type ReplayCode = 'DUPLICATE' | 'REPLAY' | 'TOO_OLD' | 'FROM_FUTURE';
-export type ReplayVerdict = { readonly ok: true } | { readonly ok: false; readonly code: ReplayCode };
+export type ReplayVerdict = { readonly ok: true } | { readonly ok: false; readonly code: ReplayCode; readonly detail?: string };
 
 export interface ReplayGuardOptions {
-  /** Where windows persist. Without it state lives in memory only and is lost on restart. */
+  /**
+   * Where windows persist. Without it, or with a MemoryStorage, state lives in memory only and is lost on
+   * restart: then the restart rule applies (see stateSinceMs).
+   */
   readonly storage?: Storage;
+  /**
+   * Since when (ms) this guard's replay state is complete: messages timestamped before this minus clockSkewMs
+   * are refused (TOO_OLD), since a previous process may have accepted them. Default: without storage, when the
+   * guard opens; with a MemoryStorage, when the first guard opened on that object (in this namespace); with
+   * any other storage (durable), none. Set it for a custom Storage that does not survive a restart; 0 for none.
+   */
+  readonly stateSinceMs?: number;
   readonly clock?: Clock;
   /** Sequence numbers remembered per stream (64 .. 2^20). Default 1024. */
   readonly windowSize?: number;
@@ -75,6 +96,32 @@ export const DEFAULT_CLOCK_SKEW_MS = 30_000;
 export const DEFAULT_MAX_STREAMS = 10_000;
 
 const OK: ReplayVerdict = Object.freeze({ ok: true });
+
+function readClock(clock: Clock): number {
+  const now = clock();
+  if (typeof now !== 'number' || !Number.isFinite(now)) throw new RangeError(`clock returned ${String(now)}`);
+  return now;
+}
+
+/**
+ * When the state of each MemoryStorage began, per guard namespace: the first guard opened on the object. A
+ * MemoryStorage lives as long as its object, so a guard reopened on it (same process) continues that state.
+ */
+const memoryStateSince = new WeakMap<Storage, Map<string, number>>();
+
+/** The default of stateSinceMs (see ReplayGuardOptions): undefined for durable storage. */
+function defaultStateSince(storage: Storage | undefined, namespace: string, clock: Clock): number | undefined {
+  if (storage === undefined) return readClock(clock);
+  if (!(storage instanceof MemoryStorage)) return undefined;
+  let byNamespace = memoryStateSince.get(storage);
+  if (byNamespace === undefined) memoryStateSince.set(storage, (byNamespace = new Map()));
+  const since = byNamespace.get(namespace);
+  if (since !== undefined) return since;
+  const now = readClock(clock);
+  byNamespace.set(namespace, now);
+  return now;
+}
+
 const PRELOAD_BATCH = 32;
 const noop = (): void => {};
 
@@ -93,10 +140,13 @@ export class ReplayGuard {
   readonly #loading = new Map<string, Promise<void>>();
   /** Memory-only guards: floors left by evicted streams. */
   readonly #floor: EvictionFloor | undefined;
+  /** The restart rule: timestamps below this are refused (stateSince - clockSkewMs; -Infinity with durable storage). */
+  readonly #restartFloor: number;
+  readonly #restartDetail: string;
   #latestNow = -Infinity;
   readonly #counts = { duplicates: 0, replays: 0, tooOld: 0, fromFuture: 0, accepted: 0 };
 
-  private constructor(opts: ReplayGuardOptions) {
+  private constructor(opts: ReplayGuardOptions, stateSince: number | undefined) {
     this.#storage = opts.storage;
     this.#namespace = opts.namespace ?? '';
     this.#clock = opts.clock ?? systemClock;
@@ -106,6 +156,10 @@ export class ReplayGuard {
     this.#maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.#floor = opts.storage ? undefined : new EvictionFloor();
     this.#epochFloors = new EpochFloors(opts.storage, this.#namespace);
+    this.#restartFloor = stateSince === undefined ? -Infinity : stateSince - this.#clockSkewMs;
+    this.#restartDetail =
+      `timestamped more than clockSkewMs before this receiver's replay state began (${stateSince} ms): ` +
+      'that state is in memory only, and a restart may have forgotten that the message was accepted (the restart rule)';
   }
 
   /**
@@ -121,7 +175,10 @@ export class ReplayGuard {
     if (opts.maxAgeMs !== undefined) auint(opts.maxAgeMs, 'maxAgeMs');
     if (opts.clockSkewMs !== undefined) auint(opts.clockSkewMs, 'clockSkewMs');
     if (opts.maxStreams !== undefined) aint(opts.maxStreams, 1, Number.MAX_SAFE_INTEGER, 'maxStreams');
-    const guard = new ReplayGuard(opts);
+    if (opts.stateSinceMs !== undefined) auint(opts.stateSinceMs, 'stateSinceMs');
+    const clock = opts.clock ?? systemClock;
+    const stateSince = opts.stateSinceMs ?? defaultStateSince(opts.storage, opts.namespace ?? '', clock);
+    const guard = new ReplayGuard(opts, stateSince);
     await guard.#preload();
     return guard;
   }
@@ -130,7 +187,8 @@ export class ReplayGuard {
    * Classifies a message before it is authenticated. Changes no replay state
    * (only the counters of stats()). A stream that is not in memory but may be
    * in storage passes the sequence test here; accept() decides.
-   * Order: sequence (DUPLICATE, REPLAY), then timestamp (FROM_FUTURE, TOO_OLD).
+   * Order: sequence (DUPLICATE, REPLAY), then timestamp (FROM_FUTURE, TOO_OLD: older than maxAgeMs, or
+   * before a memory-only guard's state began, with a detail), then an evicted stream's floor (REPLAY).
    * @throws TypeError/RangeError for a malformed key, seq or timestamp (the parser should have rejected them)
    */
   check(key: StreamKey, seq: number, timestampMs: number): ReplayVerdict {
@@ -147,6 +205,7 @@ export class ReplayGuard {
     const now = this.#now();
     if (timestampMs > now + this.#clockSkewMs) return this.#reject('FROM_FUTURE');
     if (timestampMs < now - this.#maxAgeMs) return this.#reject('TOO_OLD');
+    if (timestampMs < this.#restartFloor) return this.#reject('TOO_OLD', this.#restartDetail);
     if (timestampMs <= (stream ? stream.floor : this.#floorOf(id))) return this.#reject('REPLAY');
     return OK;
   }
@@ -158,7 +217,8 @@ export class ReplayGuard {
    * streams it had to evict (without it, an evicted stream's messages are
    * refused until clockSkewMs after the eviction, and a copy racing the
    * eviction cannot be recognised).
-   * @throws SecurityError DUPLICATE/REPLAY if `seq` is no longer fresh; StorageError if loading or persisting failed.
+   * @throws SecurityError DUPLICATE/REPLAY if `seq` is no longer fresh, TOO_OLD if `timestampMs` is before a
+   *   memory-only guard's state began (the restart rule); StorageError if loading or persisting failed.
    *   Either way, drop the message. (After a failed write the number stays marked in memory: fail closed.)
    */
   async accept(key: StreamKey, seq: number, timestampMs?: number): Promise<void> {
@@ -191,6 +251,11 @@ export class ReplayGuard {
           sender: key.sender,
           detail: `sequence number ${seq} of ${id} ${verdict === 'duplicate' ? 'was already accepted' : 'is below the replay window'}`,
         });
+      }
+      // The restart rule after the sequence verdict, in check()'s order (a copy of an accepted message stays DUPLICATE).
+      if (timestampMs !== undefined && timestampMs < this.#restartFloor) {
+        this.#reject('TOO_OLD');
+        throw new SecurityError('TOO_OLD', { sender: key.sender, detail: this.#restartDetail });
       }
       stream.window.accept(seq);
       stream.version++;
@@ -263,12 +328,12 @@ export class ReplayGuard {
     return this.#streams.size;
   }
 
-  #reject(code: ReplayCode): ReplayVerdict {
+  #reject(code: ReplayCode, detail?: string): ReplayVerdict {
     if (code === 'DUPLICATE') this.#counts.duplicates++;
     else if (code === 'REPLAY') this.#counts.replays++;
     else if (code === 'TOO_OLD') this.#counts.tooOld++;
     else this.#counts.fromFuture++;
-    return { ok: false, code };
+    return detail === undefined ? { ok: false, code } : { ok: false, code, detail };
   }
 
   #floorOf(id: string): number {
@@ -276,8 +341,7 @@ export class ReplayGuard {
   }
 
   #now(): number {
-    const now = this.#clock();
-    if (typeof now !== 'number' || !Number.isFinite(now)) throw new RangeError(`clock returned ${String(now)}`);
+    const now = readClock(this.#clock);
     if (now > this.#latestNow) this.#latestNow = now;
     return now;
   }

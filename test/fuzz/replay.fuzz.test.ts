@@ -145,12 +145,14 @@ const guardOp: fc.Arbitrary<GuardOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ type: fc.constant('forget' as const), stream: fc.nat(streamKeys.length - 1), below: fc.nat(3) }) },
 );
 
-function expectedVerdict(model: Model, seq: number, ts: number, now: number): ReplayCode | 'ok' {
+/** `stateSince`: when the guard's memory-only state began (the restart rule refuses what is older than it minus SKEW). */
+function expectedVerdict(model: Model, seq: number, ts: number, now: number, stateSince = -Infinity): ReplayCode | 'ok' {
   const c = model.classify(seq);
   if (c === 'duplicate') return 'DUPLICATE';
   if (c === 'replay') return 'REPLAY';
   if (ts > now + SKEW) return 'FROM_FUTURE';
   if (ts < now - MAX_AGE) return 'TOO_OLD';
+  if (ts < stateSince - SKEW) return 'TOO_OLD';
   return 'ok';
 }
 
@@ -193,7 +195,8 @@ describe('ReplayGuard against the model', () => {
             history.push(seq);
             const ts = now + o.tsOffset;
             if (ts < 0) continue;
-            const expected = k.epoch < floorOf(k) ? 'REPLAY' : expectedVerdict(m, seq, ts, now);
+            // The state lives in memory (a MemoryStorage, or none): it began at T0, when the first guard opened.
+            const expected = k.epoch < floorOf(k) ? 'REPLAY' : expectedVerdict(m, seq, ts, now, T0);
             const verdict = guard.check(k, seq, ts);
             expect(verdict.ok ? 'ok' : verdict.code).toBe(expected);
             if (expected === 'ok' && o.authentic) {

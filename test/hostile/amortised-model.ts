@@ -153,6 +153,8 @@ export class AmortisedModel {
   readonly #manifests = new Map<string, StoredManifest[]>();
   readonly #manifestIds = new Set<string>();
   #manifestCount = 0;
+  /** When the client's memory-only replay state began (the restart rule). */
+  #since = -Infinity;
   /** Messages from unknown senders the client waits for (none expected: the run never creates them on purpose). */
   awaiting = 0;
 
@@ -296,7 +298,13 @@ export class AmortisedModel {
     if (v === 'replay') return 'REPLAY';
     if (ts > now + this.#c.clockSkewMs) return 'FROM_FUTURE';
     if (ts < now - this.#c.maxAgeMs) return 'TOO_OLD';
+    if (ts < this.#since - this.#c.clockSkewMs) return 'TOO_OLD'; // the restart rule (memory-only state)
     return undefined;
+  }
+
+  /** The client is being connected: its replay state (memory only) begins now, give or take a few ms. */
+  starting(now: number): void {
+    this.#since = now;
   }
 
   /** KeyManager.#lookup: the epoch's key, or why not. */

@@ -83,9 +83,12 @@ async function setup(tag: string, members: { pub: Member; sub: Member }, mqttExt
     const model = new ClientModel({ identity: m.identity, certificate: m.certificate, anchor: fleet.ca.trustAnchor, genuine, certificateOf: (s) => certs.get(s) });
     const observer = new Observer(m.identity.id, client, model, proxy, clientId, (o) => observations.push(o));
     observers.push(observer);
+    const before = Date.now();
+    model.starting(before); // the restart rule counts from the KeyManager's opening, inside connect()
     const connecting = client.connect();
     observer.start();
     await connecting;
+    model.starting(before, Date.now());
     clients.push(client);
     return client;
   };

@@ -9,9 +9,16 @@
 // shorter grace that restarted in between was granted the old epoch again and
 // accepted a replay. Now forgetEpoch leaves a durable epoch floor, and a grant
 // below it is STALE_EPOCH (first test).
+//
+// Issue 19, finding 3 (last test): a subscriber restarted WITHOUT durable
+// storage (fresh memory, the client's default) forgot every replay window, so
+// the broker could replay the last maxAgeMs (5 min) of its traffic, commands
+// included, once its keys were granted again. Now a memory-only replay guard
+// refuses everything timestamped before its start minus clockSkewMs (TOO_OLD).
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectAsync, type SecureMqttClient } from '../../src/client/index.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
 import { makeFleet, str, text, until, type Fleet } from '../support/fleet.js';
 import { startMosquitto, type MosquittoHarness } from '../support/mosquitto.js';
 
@@ -81,4 +88,46 @@ it('equal grace periods, restart after them: the replay is not delivered (held w
   // The window is gone, and so is the publisher's copy of the old key: the replay waits for a key that never comes.
   const r = await replayAcrossRestart('gr3', 1_000, 1_000, 2_500);
   expect(r.deliveries.filter((d) => d.startsWith('m1'))).toHaveLength(1);
+});
+
+it('a subscriber restarted without durable storage refuses the broker\'s replays of its previous life (group data and a command)', { timeout: 60_000 }, async () => {
+  const tag = 'gr4';
+  const pubM = await fleet.member(`${tag}-pub`, { publish: [`${tag}/#`] });
+  const subM = await fleet.member(`${tag}-sub`, { subscribe: [`${tag}/#`] });
+  const pub = await connectAsync(broker.url, pubM.options());
+  // Fresh memory at every start (nothing survives the restart); a small clock skew so that the test need not wait 30 s.
+  const subOptions = () => subM.options({ storage: new MemoryStorage(), replay: { clockSkewMs: 500 } });
+  let sub: SecureMqttClient = await connectAsync(broker.url, subOptions());
+  const deliveries: string[] = [];
+  const codes: string[] = [];
+  const watch = (c: SecureMqttClient): void => {
+    c.on('message', (t, p) => deliveries.push(`${str(p)}@${t}`));
+    c.on('security', (e) => codes.push(e.code));
+  };
+  watch(sub);
+  await sub.subscribeAsync(`${tag}/#`, { qos: 1 });
+  const raw = await mqtt.connectAsync(broker.url);
+  const wire: { topic: string; payload: Buffer }[] = [];
+  raw.on('message', (topic, payload) => wire.push({ topic, payload }));
+  await raw.subscribeAsync(`${tag}/#`, { qos: 1 });
+  try {
+    await until(() => pub.certificateOf(`${tag}-sub`) !== undefined, 'the publisher to know the subscriber');
+    await pub.publishAsync(`${tag}/valve`, text('open'), { qos: 1 });
+    await pub.publishAsync(`${tag}/valve`, text('close'), { qos: 1 });
+    await pub.publishAsync(`${tag}/cmd`, text('stop'), { qos: 1, to: `${tag}-sub` });
+    await until(() => deliveries.length === 3 && wire.length === 3, 'three deliveries');
+    await new Promise((r) => setTimeout(r, 1_200)); // past the skew, and past the publisher's regrantIntervalMs
+    await sub.endAsync();
+    sub = await connectAsync(broker.url, subOptions());
+    watch(sub);
+    await sub.subscribeAsync(`${tag}/#`, { qos: 1 });
+    await until(() => sub.stats().grantsAccepted >= 1, 'the restarted subscriber to get the current epoch again');
+    const before = deliveries.length;
+    for (const m of wire.slice(0, 3)) await raw.publishAsync(m.topic, m.payload, { qos: 1 }); // the broker replays all three
+    const handled = (): number => sub.stats().duplicates + Object.values(sub.stats().rejected).reduce((a, b) => a + (b ?? 0), 0) + sub.stats().delivered;
+    await until(() => handled() >= 3, 'the replays to be handled', 5_000).catch(() => undefined);
+    expect({ redelivered: deliveries.slice(before), tooOld: codes.filter((c) => c === 'TOO_OLD').length }).toEqual({ redelivered: [], tooOld: 3 });
+  } finally {
+    await Promise.all([pub.endAsync(), sub.endAsync(), raw.endAsync()]);
+  }
 });

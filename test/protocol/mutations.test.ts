@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { maySubscribe } from '../../src/certs/certificate.js';
 import type { TrustStore } from '../../src/certs/trust-store.js';
 import type { ReasonCode } from '../../src/errors.js';
+import { ReplayGuard } from '../../src/replay/guard.js';
 import { validateSubjectId } from '../../src/wire/subject-id.js';
 import { topicMatches, validateTopicFilter, validateTopicName } from '../../src/topic/grammar.js';
 import { openDirect, sealDirect } from '../../src/protocol/direct.js';
@@ -263,7 +264,7 @@ async function run(
 
 describe('mutations of every field', () => {
   it('direct envelope (D)', async () => {
-    const replay = await CountingReplay.open(clock, MAX_AGE, SKEW);
+    const replay = new CountingReplay(await ReplayGuard.open({ clock, maxAgeMs: MAX_AGE, clockSkewMs: SKEW, stateSinceMs: 0 }));
     const original = await sealDirect({
       sender: w.hmi.identity,
       recipient: w.plc.cert,
@@ -283,7 +284,7 @@ describe('mutations of every field', () => {
   });
 
   it('key grant (G, and its payload)', async () => {
-    const replay = await CountingReplay.open(clock, MAX_AGE, SKEW);
+    const replay = new CountingReplay(await ReplayGuard.open({ clock, maxAgeMs: MAX_AGE, clockSkewMs: SKEW, stateSinceMs: 0 }));
     const grant = { channel: 'plant/line1/#', epoch: 7, epochKey: new Uint8Array(32).fill(0x5a), firstSeq: 500, notAfter: NOW + 3_600_000 };
     const original = await sealGrant({
       publisher: w.plc.identity,
@@ -314,7 +315,7 @@ describe('mutations of every field', () => {
   });
 
   it('group data envelope (M)', async () => {
-    const replay = await CountingReplay.open(clock, MAX_AGE, SKEW);
+    const replay = new CountingReplay(await ReplayGuard.open({ clock, maxAgeMs: MAX_AGE, clockSkewMs: SKEW, stateSinceMs: 0 }));
     const keys: GroupEpochKeys = await deriveGroupKeys(new Uint8Array(32).fill(3), 'plc-1', 'plant/line1/#', 3);
     const lookup = (_s: string, _k: number, _c: string, epoch: number): EpochLookup =>
       epoch === 3 ? { ok: true, keys } : { ok: false, code: epoch > 3 ? 'UNKNOWN_EPOCH' : 'STALE_EPOCH' };

@@ -45,8 +45,10 @@ async function deliver(guard: ReplayGuard, k: ReturnType<typeof key>, seq: numbe
 
 describe('ReplayGuard', () => {
   it('classifies duplicates, replays, old and future timestamps, and counts them', async () => {
-    const clock = manualClock();
+    // Opened 10 minutes earlier: a memory-only guard refuses what predates its start (test/replay/restart.test.ts).
+    const clock = manualClock(T0 - 10 * 60_000);
     const guard = await ReplayGuard.open({ clock: clock.now, windowSize: 64 });
+    clock.set(T0);
     const k = key();
     expect(await deliver(guard, k, 100, T0)).toBe('delivered');
     expect(await deliver(guard, k, 100, T0)).toBe('DUPLICATE');
@@ -102,7 +104,11 @@ describe('ReplayGuard', () => {
     expect(() => guard.check(key('a\uDC00', 'c'), 1, T0)).toThrow(RangeError);
     expect(() => guard.check(key('a', 'c', 1.5), 1, T0)).toThrow(RangeError);
     expect(() => guard.check(key('s'.repeat(513)), 1, T0)).toThrow(RangeError);
-    const broken = await ReplayGuard.open({ clock: () => Number.NaN });
+    // A memory-only guard reads its clock at open (the restart rule); a clock that breaks later fails check().
+    await expect(ReplayGuard.open({ clock: () => Number.NaN })).rejects.toThrow(RangeError);
+    let now = T0;
+    const broken = await ReplayGuard.open({ clock: () => now });
+    now = Number.NaN;
     expect(() => broken.check(key(), 1, T0)).toThrow(RangeError);
   });
 });

@@ -2,15 +2,24 @@
 // "Key request (type Q)"): one grant sealed for one subscriber and one epoch,
 // and the answers to a key request and to grantsFor, which also admit the
 // subscriber to the channels granted. The channels themselves are the
-// publisher's: they are reached through the `channelOf` it passes in.
+// publisher's: they are reached through the `channelOf` it passes in, and a
+// join rotation through its `rotateForJoin`.
+//
+// Backward secrecy on join: a subscriber admitted to a channel (not
+// authorised for it now: new, or re-admitted after its removal) is never
+// granted an epoch whose first message was sealed more than joinWindowMs
+// before: the channel rotates first ('join'), and previous epochs are granted
+// to it only under the same bound. Within the window it gets the epoch, so a
+// first message that waited for its key is still released, and every join of
+// the window shares one rotation.
 
 import { maySubscribe, type Certificate } from '../../certs/certificate.js';
 import { SecurityError } from '../../errors.js';
 import { filtersOverlap } from '../channels.js';
 import { NonceCache, openKeyRequest, sealGrant } from '../grant.js';
 import { assertOpen, type KeyManagerContext } from './context.js';
-import { exclusive, pruneRetained, saveSubscribers, type GrantableEpoch, type PublisherChannel } from './publisher-channel.js';
-import type { KeyGrant } from './types.js';
+import { exclusive, joinerMayRead, pruneRetained, saveSubscribers, type GrantableEpoch, type PublisherChannel } from './publisher-channel.js';
+import type { KeyGrant, RotationEvent } from './types.js';
 
 /** A grant of epoch `e` of `channel` for `subscriber`, sealed with our direct sequence numbers. */
 export async function sealEpochGrant(ctx: KeyManagerContext, channel: string, e: GrantableEpoch, subscriber: Certificate, now: number): Promise<KeyGrant> {
@@ -32,11 +41,20 @@ export async function sealEpochGrant(ctx: KeyManagerContext, channel: string, e:
 export class Grants {
   readonly #ctx: KeyManagerContext;
   readonly #channelOf: (channel: string) => Promise<PublisherChannel>;
-  readonly #nonces = new NonceCache();
+  /** Starts a new epoch of the channel before a join (inside exclusive()). */
+  readonly #rotateForJoin: (ch: PublisherChannel) => Promise<RotationEvent>;
+  /** In memory only, whatever the storage: requests timestamped before our start are refused (the restart rule). */
+  readonly #nonces: NonceCache;
 
-  constructor(ctx: KeyManagerContext, channelOf: (channel: string) => Promise<PublisherChannel>) {
+  constructor(
+    ctx: KeyManagerContext,
+    channelOf: (channel: string) => Promise<PublisherChannel>,
+    rotateForJoin: (ch: PublisherChannel) => Promise<RotationEvent>,
+  ) {
     this.#ctx = ctx;
     this.#channelOf = channelOf;
+    this.#rotateForJoin = rotateForJoin;
+    this.#nonces = new NonceCache(undefined, ctx.clock());
   }
 
   async handleKeyRequest(bytes: Uint8Array): Promise<KeyGrant[]> {
@@ -77,7 +95,9 @@ export class Grants {
   /**
    * `cert` is valid now and covers every channel in `channels`. A key request
    * (`request`) is rate-limited per epoch and also gets the retained previous
-   * epochs; grantsFor gets the current epochs only.
+   * epochs (those it was authorised during; a joiner, only those within
+   * joinWindowMs); grantsFor gets the current epochs only. A join into an
+   * epoch whose first message is older than joinWindowMs rotates it first.
    */
   async #grantChannels(cert: Certificate, channels: readonly string[], request: boolean): Promise<KeyGrant[]> {
     const ctx = this.#ctx;
@@ -86,6 +106,8 @@ export class Grants {
     for (const channel of channels) {
       const ch = await this.#channelOf(channel);
       const sealed = await exclusive(ch, async () => {
+        const joining = !ch.subscribers.has(id);
+        if (joining && !joinerMayRead(ctx, ch, ctx.clock())) await this.#rotateForJoin(ch);
         const now = ctx.clock();
         const recent = (last: number | undefined): boolean => request && last !== undefined && now - last < ctx.o.regrantIntervalMs;
         const out: KeyGrant[] = [];
@@ -93,6 +115,7 @@ export class Grants {
           pruneRetained(ch, now);
           for (const r of ch.retained) {
             if (r.excluded.has(id) || recent(r.granted.get(id))) continue;
+            if (!r.members.has(id) && !joinerMayRead(ctx, r, now)) continue; // sealed before it joined, beyond the window
             out.push(await sealEpochGrant(ctx, ch.channel, r, cert, now));
             r.granted.set(id, now);
           }

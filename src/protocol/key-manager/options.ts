@@ -30,6 +30,7 @@ export const KEY_MANAGER_DEFAULTS = Object.freeze({
   retainedMaxAgeMs: 24 * 60 * 60_000,
   sequenceBlockSize: 1000,
   regrantIntervalMs: 1000,
+  joinWindowMs: 1000,
   keyRequestRetryMs: 5000,
   maxHeldPerStream: 32,
   maxRetainedSeen: 10_000,
@@ -70,6 +71,16 @@ export interface KeyManagerOptions {
   readonly sequenceBlockSize?: number;
   /** A subscriber asking again for an epoch it was granted less than this ago gets no new grant. Default 1 s. */
   readonly regrantIntervalMs?: number;
+  /**
+   * Publisher, backward secrecy on join: a subscriber admitted to a channel (new, or re-admitted after its
+   * removal) is never granted an epoch whose first message was sealed more than this before its admission. If
+   * the current epoch's is older, the channel starts a new epoch (reason 'join') before granting it; a previous
+   * epoch kept for late key requests is not granted to it then. So a joiner reads at most this much of what was
+   * sealed before it joined (enough for a first message that waited for its key), and joins that come together
+   * share one rotation: at most one join rotation per channel per joinWindowMs. 0: every join into an epoch
+   * that has sealed anything rotates. Default 1 s.
+   */
+  readonly joinWindowMs?: number;
   /** keyNeeded is signalled again for the same (publisher, channel, epoch) after this long. Default 5 s. */
   readonly keyRequestRetryMs?: number;
   /** Authentic messages held per (publisher, channel) while their key is requested. Default 32 (0 disables). */
@@ -106,6 +117,7 @@ export interface KeyManagerSettings {
   readonly rotateAfterMs: number;
   readonly graceMs: number;
   readonly regrantIntervalMs: number;
+  readonly joinWindowMs: number;
   readonly keyRequestRetryMs: number;
   readonly maxHeldPerStream: number;
   readonly maxPayloadBytes: number;
@@ -123,6 +135,7 @@ export function settingsOf(opts: KeyManagerOptions): KeyManagerSettings {
     rotateAfterMs: aoptInt(opts.rotateAfterMs, D.rotateAfterMs, 1, MAX, 'rotateAfterMs'),
     graceMs: aoptInt(opts.graceMs, D.graceMs, 0, MAX, 'graceMs'),
     regrantIntervalMs: aoptInt(opts.regrantIntervalMs, D.regrantIntervalMs, 0, MAX, 'regrantIntervalMs'),
+    joinWindowMs: aoptInt(opts.joinWindowMs, D.joinWindowMs, 0, MAX, 'joinWindowMs'),
     keyRequestRetryMs: aoptInt(opts.keyRequestRetryMs, D.keyRequestRetryMs, 0, MAX, 'keyRequestRetryMs'),
     maxHeldPerStream: aoptInt(opts.maxHeldPerStream, D.maxHeldPerStream, 0, MAX, 'maxHeldPerStream'),
     maxPayloadBytes: aoptInt(opts.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 0, MAX, 'maxPayloadBytes'),

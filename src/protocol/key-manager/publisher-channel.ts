@@ -30,6 +30,10 @@ export interface RetainedEpoch extends GrantableEpoch {
   readonly until: number;
   /** Subscribers removed from the channel before this epoch ended, not re-admitted: never granted it. */
   readonly excluded: ReadonlySet<string>;
+  /** The subscribers authorised while it was current (at its end, and those its end removed). */
+  readonly members: ReadonlySet<string>;
+  /** When its first message was sealed (undefined: it sealed none). Others get it only within joinWindowMs of that. */
+  readonly firstSealedAt: number | undefined;
   /** When each subscriber was last granted this epoch (rate limit). */
   readonly granted: Map<string, number | undefined>;
 }
@@ -45,6 +49,8 @@ export interface PublisherChannel {
   firstSeq: number;
   firstSeqUsed: boolean;
   messages: number;
+  /** When the current epoch's first message was sealed (undefined while it sealed none): see joinWindowMs. */
+  firstSealedAt: number | undefined;
   /** Authorised subscribers and when each was last granted the current epoch. */
   readonly subscribers: Map<string, number | undefined>;
   /** Previous epochs still within their grace period, oldest first (memory only). */
@@ -80,6 +86,7 @@ export function newChannelState(channel: string, seq: SequenceAllocator): Publis
     firstSeq: 0,
     firstSeqUsed: true,
     messages: 0,
+    firstSealedAt: undefined,
     subscribers: new Map(),
     retained: [],
     excluded: new Set(),
@@ -126,6 +133,14 @@ export function subscribersStorageKey(ctx: KeyManagerContext, channel: string): 
 
 export async function saveSubscribers(ctx: KeyManagerContext, ch: PublisherChannel): Promise<void> {
   await ctx.storage.set(subscribersStorageKey(ctx, ch.channel), encodeSubscribers(ch.subscribers.keys()));
+}
+
+/**
+ * Whether a subscriber admitted now, not authorised while `e` was current, may be granted epoch `e` (backward
+ * secrecy on join): only if `e` sealed nothing, or its first message is at most joinWindowMs old.
+ */
+export function joinerMayRead(ctx: KeyManagerContext, e: { readonly firstSealedAt: number | undefined }, now: number): boolean {
+  return e.firstSealedAt === undefined || now - e.firstSealedAt <= ctx.o.joinWindowMs;
 }
 
 /** Runs `task` after every earlier task of the channel (epoch changes and sequence order). */

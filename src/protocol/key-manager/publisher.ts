@@ -1,8 +1,9 @@
 // The publisher role: its channels (started on first use), sealing data under
 // a channel's current epoch (the queued path, and the synchronous amortised
-// path of the steady state), rotation when an epoch is used up or on request,
-// and the upkeep of its authorised subscribers. The state of one channel is
-// in publisher-channel.ts, how an epoch starts in rotation.ts.
+// path of the steady state), rotation when an epoch is used up or on request
+// (and, through grants.ts, before a join), and the upkeep of its authorised
+// subscribers. The state of one channel is in publisher-channel.ts, how an
+// epoch starts in rotation.ts.
 
 import { abytesMax } from '../../../bindings/assert-sdk.js';
 import type { Certificate } from '../../certs/certificate.js';
@@ -92,7 +93,7 @@ export class Publisher {
       else if (now >= ch.notAfter) await newEpoch(ctx, ch, 'time', []);
       const seq = ch.firstSeqUsed ? await ch.seq.next() : ch.firstSeq;
       ch.firstSeqUsed = true;
-      ch.messages++;
+      if (ch.messages++ === 0) ch.firstSealedAt = now;
       const keys = ch.keys!;
       const amortised = this.#amortised;
       let sealing: Promise<Uint8Array>;
@@ -178,6 +179,11 @@ export class Publisher {
     }
   }
 
+  /** A new epoch before a join (grants.ts: backward secrecy on join); inside exclusive(). */
+  rotateForJoin(ch: PublisherChannel): Promise<RotationEvent> {
+    return newEpoch(this.#ctx, ch, 'join', []);
+  }
+
   /** Every channel's subscribers without `gone`; each channel that had one of them rotates (see KeyManager.handleRevoked). */
   async revoke(gone: ReadonlySet<string>): Promise<RotationEvent[]> {
     const ctx = this.#ctx;
@@ -215,7 +221,7 @@ export class Publisher {
     const seq = ch.firstSeqUsed ? ch.seq.tryNextSync() : ch.firstSeq;
     if (seq === undefined) return undefined;
     ch.firstSeqUsed = true;
-    ch.messages++;
+    if (ch.messages++ === 0) ch.firstSealedAt = now;
     const { bytes, digest } = amortised.encrypt(ch.keys, topic, payload, seq, now);
     amortised.record(ch.keys, topic, seq, digest, now);
     return bytes;

@@ -1,8 +1,10 @@
 // A publisher channel's epochs: how a new one starts (its number reserved
 // write-ahead, a fresh key and the group keys derived from it), what becomes
-// of the old one's key (kept for late key requests for graceMs, or wiped), and
-// the grants of the new epoch for every subscriber still authorised
-// (docs/PROTOCOL.md, "Channels, epochs, rotation, grace, revocation").
+// of the old one's key (kept for late key requests for graceMs, with who was
+// authorised while it was current and when it sealed its first message, or
+// wiped), and the grants of the new epoch for every subscriber still
+// authorised (docs/PROTOCOL.md, "Channels, epochs, rotation, grace,
+// revocation").
 
 import { ConfigError, StorageError } from '../../errors.js';
 import { EPOCH_KEY_BYTES, MAX_EPOCH, deriveGroupKeys, retireGroupKeys, type GroupEpochKeys } from '../group.js';
@@ -54,6 +56,8 @@ export async function newEpoch(ctx: KeyManagerContext, ch: PublisherChannel, rea
       notAfter: ch.notAfter,
       until: Math.min(now, ch.notAfter) + ctx.o.graceMs,
       excluded: ch.excluded,
+      members: new Set([...ch.subscribers.keys(), ...removed]),
+      firstSealedAt: ch.firstSealedAt,
       granted: new Map(ch.subscribers),
     });
   } else {
@@ -67,6 +71,7 @@ export async function newEpoch(ctx: KeyManagerContext, ch: PublisherChannel, rea
   ch.firstSeq = firstSeq;
   ch.firstSeqUsed = false;
   ch.messages = 0;
+  ch.firstSealedAt = undefined;
 
   const grants: KeyGrant[] = [];
   for (const id of [...ch.subscribers.keys()]) {

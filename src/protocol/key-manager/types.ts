@@ -13,7 +13,12 @@ export interface KeyGrant {
   readonly bytes: Uint8Array;
 }
 
-export type RotationReason = 'start' | 'messages' | 'time' | 'revoked' | 'right-lost' | 'manual';
+/**
+ * Why a channel started a new epoch: the publisher started it ('start'), the epoch was used up ('messages',
+ * 'time'), a subscriber was removed ('revoked', 'right-lost'), a subscriber not authorised for it was admitted
+ * while its first message was older than joinWindowMs ('join': backward secrecy on join), or on request ('manual').
+ */
+export type RotationReason = 'start' | 'messages' | 'time' | 'revoked' | 'right-lost' | 'join' | 'manual';
 
 export interface RotationEvent {
   readonly channel: string;

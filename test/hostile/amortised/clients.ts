@@ -52,6 +52,8 @@ export class AmortisedClients {
     if ((SUBS as readonly string[]).includes(id)) {
       const o = new SubObserver(id, client, fleet.models.get(id)!, this.#world);
       this.observers.set(id, o);
+      // The restart rule counts from the KeyManager's opening, a few ms into connect().
+      fleet.models.get(id)!.starting(Date.now());
       const connecting = client.connect();
       o.start();
       await connecting;

@@ -79,6 +79,16 @@ export class ClientModel {
     s.awaitingCount = 0;
   }
 
+  /**
+   * The client is being started (`after` undefined) or has connected: its KeyManager opened in between. The replay
+   * state began with the first start (MemoryStorage kept across restarts), the key-request nonces with this one.
+   */
+  starting(before: number, after?: number): void {
+    const s = this.#s;
+    if (s.replaySince === undefined || s.replaySince[0] === before) s.replaySince = [before, after];
+    s.keysSince = [before, after];
+  }
+
   /** A (re)connection: a new MQTT session starts a new retained session. */
   onConnect(sessionPresent: boolean): void {
     if (!sessionPresent) this.#s.retainedSeen = new Set();

@@ -6,7 +6,7 @@ import { maySubscribe } from '../../../src/certs/certificate.js';
 import { filtersOverlap } from '../../../src/protocol/channels.js';
 import { decodeKeyRequest } from '../../../src/protocol/grant.js';
 import { parseOr, stop, type Outcome } from '../oracle.js';
-import { near, type ClientState, type CloseCall } from './state.js';
+import { near, restartRule, type ClientState, type CloseCall } from './state.js';
 import { certOf } from './trust.js';
 
 export function keyRequest(cs: ClientState, payload: Uint8Array, now: number, close: CloseCall): Outcome {
@@ -18,6 +18,7 @@ export function keyRequest(cs: ClientState, payload: Uint8Array, now: number, cl
   if (f.timestamp > now + cs.cfg.clockSkewMs) return stop('FROM_FUTURE');
   near(cs, f.timestamp, now - cs.cfg.maxAgeMs, close, 'TOO_OLD');
   if (f.timestamp < now - cs.cfg.maxAgeMs) return stop('TOO_OLD');
+  if (restartRule(cs, cs.keysSince, f.timestamp, now, close) !== undefined) return stop('TOO_OLD');
   const genuine = cs.cfg.genuine.isSigned(payload);
   const nonce = `${f.subscriber}\n${Buffer.from(f.nonce).toString('hex')}`;
   const expires = cs.nonces.get(nonce);

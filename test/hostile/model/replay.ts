@@ -4,7 +4,7 @@
 // policy (a longer maximum age, once per session).
 
 import type { Outcome } from '../oracle.js';
-import { near, type ClientState, type CloseCall } from './state.js';
+import { near, restartRule, type ClientState, type CloseCall } from './state.js';
 
 /** The window's sequence verdict first, then the timestamp against the clock skew and `maxAgeMs`. */
 export function sequenceThenTime(cs: ClientState, id: string, seq: number, ts: number, now: number, close: CloseCall, maxAgeMs: number): Outcome | undefined {
@@ -21,9 +21,9 @@ export function sequenceThenTime(cs: ClientState, id: string, seq: number, ts: n
   return undefined;
 }
 
-/** ReplayGuard.check (live): sequence first, then time. */
+/** ReplayGuard.check (live): sequence first, then time, then the restart rule (memory-only state). */
 export function liveCheck(cs: ClientState, id: string, seq: number, ts: number, now: number, close: CloseCall): Outcome | undefined {
-  return sequenceThenTime(cs, id, seq, ts, now, close, cs.cfg.maxAgeMs);
+  return sequenceThenTime(cs, id, seq, ts, now, close, cs.cfg.maxAgeMs) ?? restartRule(cs, cs.replaySince, ts, now, close);
 }
 
 /** RetainedSession.check: the live window's sequence verdict, the retained time policy, once per session. */

@@ -84,6 +84,13 @@ export class ClientState {
   streams = new Map<string, StreamState>();
   needed = new Map<string, Need>();
   retainedSeen = new Set<string>();
+  /**
+   * The restart rule (memory-only replay state): when the replay guard's state began, as [before, after] the
+   * client's connect (after undefined while it connects), kept across restarts on the same MemoryStorage; and when
+   * the current KeyManager opened (its key-request nonce cache, reset by a restart).
+   */
+  replaySince: [number, number | undefined] | undefined;
+  keysSince: [number, number | undefined] | undefined;
   nonces = new Map<string, number>();
   awaiting = new Map<string, Awaiting[]>();
   awaitingCount = 0;
@@ -111,6 +118,22 @@ export class ClientState {
     this.ownCert = config.certificate;
     this.trust.set(this.id, config.certificate);
   }
+}
+
+/**
+ * The restart rule: TOO_OLD for a timestamp more than clockSkewMs before `since` (a bracket: between its bounds
+ * the outcome is a close call either way). Undefined when the rule does not refuse it.
+ */
+export function restartRule(cs: ClientState, since: [number, number | undefined] | undefined, ts: number, now: number, close: CloseCall): Outcome | undefined {
+  if (since === undefined) return undefined;
+  const lo = since[0] - cs.cfg.clockSkewMs;
+  const hi = (since[1] ?? now) - cs.cfg.clockSkewMs;
+  if (ts < lo - cs.cfg.timeMarginMs) return 'TOO_OLD';
+  if (ts < hi + cs.cfg.timeMarginMs) {
+    close.hit = true;
+    close.alternative ??= 'TOO_OLD';
+  }
+  return undefined;
 }
 
 /** Marks a time comparison within the margin as a close call. */

@@ -53,9 +53,14 @@ export class HostileClients {
     const client = new SecureMqttClient(proxy.url, this.#options[id]!);
     const observer = new Observer(id, client, this.#fleet.models.get(id)!, proxy, mqttClientId(id), this.#account);
     this.observers.push(observer);
+    // The restart rule counts from the KeyManager's opening, inside connect(): the model gets the bracket.
+    const model = this.#fleet.models.get(id)!;
+    const before = Date.now();
+    model.starting(before);
     const connecting = client.connect();
     observer.start();
     await connecting;
+    model.starting(before, Date.now());
     this.clients.set(id, client);
     return client;
   }
