@@ -28,6 +28,7 @@ export const REASONS = Object.freeze({
   ROLLBACK: 'key epoch or list number lower than one already seen',
   WRONG_RECIPIENT: 'addressed to another identity',
   NOT_SUBSCRIBED: 'delivered on a topic no active subscription of this client matches',
+  STALE_REVOCATION: 'the newest revocation list is past its next update: no data is accepted and no key granted until a fresh one arrives',
 } as const);
 
 export type ReasonCode = keyof typeof REASONS;

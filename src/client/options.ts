@@ -33,6 +33,13 @@ export interface SecureClientOptions {
    * default 1,000 ms, 0 for exact backward secrecy at one rotation per join; docs/PROTOCOL.md).
    */
   readonly rotation?: { readonly afterMessages?: number; readonly afterMs?: number; readonly graceMs?: number; readonly joinWindowMs?: number };
+  /**
+   * A revocation list past its nextUpdate + graceMs (default 1 h) may hide a revocation: by default ('refuse') the
+   * client then opens no data and grants no key (STALE_REVOCATION events) until the CA's next list arrives.
+   * 'accept' relaxes it, at the risk of trusting a revoked device as long as the broker withholds its revocation;
+   * requireList: true also refuses while no list arrived at all (docs/PROTOCOL.md, "Next update").
+   */
+  readonly revocation?: { readonly graceMs?: number; readonly whenStale?: 'refuse' | 'accept'; readonly requireList?: boolean };
   /** Replay and time policy. */
   readonly replay?: { readonly maxAgeMs?: number; readonly clockSkewMs?: number; readonly retainedMaxAgeMs?: number };
   /** Where crypto runs. Only 'inline' now (signing alone can move to workers: signWorkers). */

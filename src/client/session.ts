@@ -63,6 +63,7 @@ export async function openSession(o: SecureClientOptions, clock: Clock, topics: 
       ...(o.rotation?.afterMs !== undefined && { rotateAfterMs: o.rotation.afterMs }),
       ...(o.rotation?.graceMs !== undefined && { graceMs: o.rotation.graceMs }),
       ...(o.rotation?.joinWindowMs !== undefined && { joinWindowMs: o.rotation.joinWindowMs }),
+      ...(o.revocation !== undefined && { revocation: o.revocation }),
       ...(o.maxPayloadBytes !== undefined && { maxPayloadBytes: o.maxPayloadBytes }),
       maxHeldPerStream: o.maxHeldPerStream ?? CLIENT_DEFAULTS.maxHeldPerStream,
       grantTopic: (subscriber) => topics.grant(subscriber),

@@ -62,6 +62,8 @@ export interface CertificateSource {
    * @throws SecurityError UNKNOWN_SENDER, EXPIRED or REVOKED.
    */
   get(subjectId: string, now: number): Certificate;
+  /** Whether the revocation list can be relied on (TrustStore.revocationStatus); a source without lists has none. */
+  revocationStatus?(now: number, graceMs: number): 'none' | 'fresh' | 'stale';
 }
 
 /** The replay state the envelopes need: ReplayGuard satisfies it. */

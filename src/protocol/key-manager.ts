@@ -4,34 +4,16 @@
 // Policy details: docs/PROTOCOL.md, "Rotation, grace, revocation" and
 // "Retained messages".
 //
-// Publisher, per channel (one of its certificate's publish filters):
-//   - an epoch: number (u32, write-ahead persisted, never reused, a restart
-//     starts a new one), a fresh 32-byte key, its first sequence number and
-//     its end (notAfter);
-//   - a SequenceAllocator (crash-safe, unique per (publisher, channel) for
-//     ever, across epochs): the AES-GCM nonce comes from it;
-//   - the authorised subscribers (from key requests and grantsFor), persisted
-//     so a restarted publisher re-grants at once;
-//   - rotation after `rotateAfterMessages`, after `rotateAfterMs`, at once
-//     when a subscriber is revoked or loses its right (it gets no grant), and
-//     before a subscriber not authorised now joins, if the current epoch's
-//     first message is older than `joinWindowMs` (backward secrecy on join;
-//     joins within the window share one rotation);
-//   - the previous epochs' keys, for `graceMs` after each ended: a key request
-//     that arrives just after a rotation also gets them (the requester may
-//     hold messages of them), except a subscriber removed from the channel
-//     before such an epoch ended and not re-admitted since, and a subscriber
-//     not authorised while it was current unless its first message is within
-//     `joinWindowMs`;
-//   - key-request nonces, in memory only: requests timestamped before the
-//     KeyManager opened (less clockSkewMs) are refused (TOO_OLD).
-// Replay: the default ReplayGuard shares `storage`; on a MemoryStorage it
-// refuses messages timestamped before its state began (less clockSkewMs),
-// since a restart forgets its windows (ReplayGuardOptions.stateSinceMs).
-// Subscriber, per (publisher, channel): the granted epochs' derived keys; older
-// epochs stay usable for `graceMs` after a newer one arrives, then are wiped.
-// An older epoch's grant arriving after a newer one is accepted within that
-// grace period (never for an epoch older than one already wiped).
+// Publisher, per channel (one of its certificate's publish filters): an epoch
+// (number write-ahead persisted, never reused; a fresh key), a crash-safe
+// SequenceAllocator, the authorised subscribers (persisted), rotation (by
+// count, time, revocation, and before a newcomer joins an epoch older than
+// `joinWindowMs`), previous epochs kept `graceMs` for late key requests, and
+// in-memory key-request nonces (requests older than its opening are refused).
+// Subscriber, per (publisher, channel): the granted epochs' keys, older ones
+// usable for `graceMs` after a newer one arrives. Replay: the default
+// ReplayGuard shares `storage` (memory only: the restart rule). Nothing is
+// opened or granted while the revocation list is stale (`revocation`).
 //
 // This file is the facade: the KeyManager's API, each method handed to the
 // room of key-manager/ that holds its job: options.ts (defaults, options,
@@ -53,7 +35,7 @@ import type { AmortisedPrefetch, AmortisedResult, AmortisedSide, ManifestToSend 
 import type { DirectMessage } from './direct.js';
 import { keySegment } from './streams.js';
 import { acceptingSide, amortisedSideOf } from './key-manager/amortised-mode.js';
-import { assertOpen, assertOwnCertificate, type KeyManagerContext } from './key-manager/context.js';
+import { assertOpen, assertOwnCertificate, assertRevocationFresh, type KeyManagerContext } from './key-manager/context.js';
 import { openDirectAs, sealDirectAs } from './key-manager/direct-messages.js';
 import { Grants } from './key-manager/grants.js';
 import { KEY_MANAGER_DEFAULTS, PROTOCOL_TOPICS, settingsOf, type KeyManagerOptions, type KeyManagerReplay } from './key-manager/options.js';
@@ -374,6 +356,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
    */
   openAmortisedNow(bytes: Uint8Array, receivedTopic: string, prefetched?: AmortisedPrefetch): AmortisedResult | Promise<AmortisedResult> {
     assertOpen(this.#ctx);
+    assertRevocationFresh(this.#ctx, this.#ctx.clock());
     return acceptingSide(this.#amortised).openMessage(bytes, receivedTopic, prefetched);
   }
 
@@ -391,6 +374,7 @@ export class KeyManager extends TypedEmitter<KeyManagerEvents> {
   /** Subscriber: a batch manifest received on `receivedTopic`: verified, then the messages it covers are released or rejected. */
   async acceptManifest(bytes: Uint8Array, receivedTopic: string): Promise<AmortisedResult> {
     assertOpen(this.#ctx);
+    assertRevocationFresh(this.#ctx, this.#ctx.clock());
     return acceptingSide(this.#amortised).acceptManifest(bytes, receivedTopic);
   }
 

@@ -41,6 +41,8 @@ describe('SecureMqttClient amortised mode over Aedes', () => {
     expect(security).toEqual([]);
     const covered = (): number => wire.filter((b) => b[0] === MANIFEST_TYPE).reduce((n, b) => n + decodeManifest(b).entries.length, 0);
     await until(() => covered() >= 20, 'the observer to see manifests covering 20 messages');
+    // The observer's own subscription may get a manifest ahead of envelopes under load: wait for those too.
+    await until(() => wire.filter((b) => b[0] === 0x4d).length >= 20, 'the observer to see the 20 envelopes');
     const envelopes = wire.filter((b) => b[0] === 0x4d);
     const manifests = wire.filter((b) => b[0] === MANIFEST_TYPE);
     expect(envelopes.length).toBe(20);

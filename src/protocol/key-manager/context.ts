@@ -8,7 +8,7 @@
 import type { Certificate } from '../../certs/certificate.js';
 import type { Clock } from '../../clock.js';
 import type { RandomSource } from '../../crypto/random.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, SecurityError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { SequenceAllocator } from '../../storage/sequence.js';
 import type { Storage } from '../../storage/types.js';
@@ -45,6 +45,25 @@ export interface KeyManagerContext {
 /** @throws ConfigError CLOSED once the key manager is closed. */
 export function assertOpen(ctx: KeyManagerContext): void {
   if (ctx.closed) throw new ConfigError('CLOSED', 'the key manager is closed');
+}
+
+/**
+ * Refuses work that trusts the revocation list while it may be out of date (docs/PROTOCOL.md, "Next update"):
+ * opening data and granting epoch keys. @throws SecurityError STALE_REVOCATION.
+ */
+export function assertRevocationFresh(ctx: KeyManagerContext, now: number): void {
+  if (ctx.o.acceptStaleRevocation) return;
+  if (revocationFresh(ctx, now)) return;
+  throw new SecurityError('STALE_REVOCATION', {
+    detail: `the newest revocation list ${ctx.trust.revocationStatus?.(now, ctx.o.revocationGraceMs) === 'none' ? 'is missing' : 'is past its next update'} (grace ${ctx.o.revocationGraceMs} ms): nothing is accepted or granted until the CA's next list arrives`,
+  });
+}
+
+/** True unless the list is stale (or missing where one is required) and that is not accepted. */
+export function revocationFresh(ctx: KeyManagerContext, now: number): boolean {
+  if (ctx.o.acceptStaleRevocation) return true;
+  const status = ctx.trust.revocationStatus?.(now, ctx.o.revocationGraceMs) ?? 'none';
+  return status === 'fresh' || (status === 'none' && !ctx.o.requireRevocationList);
 }
 
 /** @throws RangeError if `cert` is not a certificate of `identity`'s keys. */

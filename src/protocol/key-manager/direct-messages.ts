@@ -4,7 +4,7 @@
 
 import type { Certificate } from '../../certs/certificate.js';
 import { openDirect, sealDirect, type DirectMessage } from '../direct.js';
-import { assertOpen, type KeyManagerContext } from './context.js';
+import { assertOpen, assertRevocationFresh, type KeyManagerContext } from './context.js';
 
 /** A command for one recipient, sealed with our direct sequence numbers (see KeyManager.sealDirect). */
 export async function sealDirectAs(ctx: KeyManagerContext, recipient: Certificate, topic: string, payload: Uint8Array): Promise<Uint8Array> {
@@ -25,6 +25,7 @@ export async function sealDirectAs(ctx: KeyManagerContext, recipient: Certificat
 /** A direct envelope addressed to us, opened (see openDirect). */
 export async function openDirectAs(ctx: KeyManagerContext, bytes: Uint8Array, receivedTopic: string): Promise<DirectMessage> {
   assertOpen(ctx);
+  assertRevocationFresh(ctx, ctx.clock());
   return openDirect(bytes, {
     recipient: ctx.identity,
     recipientKeyEpoch: ctx.cert.keyEpoch,

@@ -17,7 +17,7 @@ import { maySubscribe, type Certificate } from '../../certs/certificate.js';
 import { SecurityError } from '../../errors.js';
 import { filtersOverlap } from '../channels.js';
 import { NonceCache, openKeyRequest, sealGrant } from '../grant.js';
-import { assertOpen, type KeyManagerContext } from './context.js';
+import { assertOpen, assertRevocationFresh, type KeyManagerContext } from './context.js';
 import { exclusive, joinerMayRead, pruneRetained, saveSubscribers, type GrantableEpoch, type PublisherChannel } from './publisher-channel.js';
 import type { KeyGrant, RotationEvent } from './types.js';
 
@@ -61,6 +61,7 @@ export class Grants {
     const ctx = this.#ctx;
     assertOpen(ctx);
     const now = ctx.clock();
+    assertRevocationFresh(ctx, now); // a revoked subscriber may be asking while the broker hides its revocation
     const req = openKeyRequest(bytes, {
       publisher: ctx.identity.id,
       trust: ctx.trust,
@@ -84,6 +85,7 @@ export class Grants {
   async grantsFor(subscriber: Certificate): Promise<KeyGrant[]> {
     const ctx = this.#ctx;
     assertOpen(ctx);
+    assertRevocationFresh(ctx, ctx.clock());
     const cert = ctx.trust.get(subscriber.subject, ctx.clock());
     return this.#grantChannels(
       cert,

@@ -2,7 +2,7 @@
 // checked settings every role reads. One place, so the roles never re-check an
 // option and a default cannot differ between them.
 
-import { aoptInt } from '../../../bindings/assert-sdk.js';
+import { aoneOf, aoptInt, atype } from '../../../bindings/assert-sdk.js';
 import { validateSubjectId } from '../../wire/subject-id.js';
 import type { Certificate } from '../../certs/certificate.js';
 import type { Clock } from '../../clock.js';
@@ -31,6 +31,7 @@ export const KEY_MANAGER_DEFAULTS = Object.freeze({
   sequenceBlockSize: 1000,
   regrantIntervalMs: 1000,
   joinWindowMs: 1000,
+  revocationGraceMs: 60 * 60_000,
   keyRequestRetryMs: 5000,
   maxHeldPerStream: 32,
   maxRetainedSeen: 10_000,
@@ -91,6 +92,14 @@ export interface KeyManagerOptions {
    * manifest per batch, see takeManifests). Off by default. docs/PROTOCOL.md, "Amortised mode".
    */
   readonly amortise?: AmortiseOptions;
+  /**
+   * What to do when the newest revocation list is past its nextUpdate + `graceMs` (default 1 h): a newer list may
+   * exist that the broker withholds, so by default ('refuse') no data is opened and no epoch key granted
+   * (STALE_REVOCATION) until a fresh list arrives. 'accept' relaxes it: a revoked device may then keep reading and
+   * publishing for as long as the broker hides its revocation. `requireList` (default false) treats having no list
+   * at all as stale: set it where the CA always publishes one.
+   */
+  readonly revocation?: { readonly graceMs?: number; readonly whenStale?: 'refuse' | 'accept'; readonly requireList?: boolean };
   /** Subscriber: accept amortised messages and batch manifests (openAmortised, acceptManifest). Off by default. */
   readonly acceptAmortised?: AmortisedAcceptOptions | boolean;
   /** The topic a grant for `subscriber` is sealed for. Default PROTOCOL_TOPICS.grant. */
@@ -122,6 +131,9 @@ export interface KeyManagerSettings {
   readonly maxHeldPerStream: number;
   readonly maxPayloadBytes: number;
   readonly retainedMaxAgeMs: number;
+  readonly revocationGraceMs: number;
+  readonly acceptStaleRevocation: boolean;
+  readonly requireRevocationList: boolean;
 }
 
 /** The settings of `opts`. @throws RangeError naming the first option that is not an integer in range. */
@@ -140,5 +152,8 @@ export function settingsOf(opts: KeyManagerOptions): KeyManagerSettings {
     maxHeldPerStream: aoptInt(opts.maxHeldPerStream, D.maxHeldPerStream, 0, MAX, 'maxHeldPerStream'),
     maxPayloadBytes: aoptInt(opts.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES, 0, MAX, 'maxPayloadBytes'),
     retainedMaxAgeMs: aoptInt(opts.retainedMaxAgeMs, D.retainedMaxAgeMs, 0, MAX, 'retainedMaxAgeMs'),
+    revocationGraceMs: aoptInt(opts.revocation?.graceMs, D.revocationGraceMs, 0, MAX, 'revocation.graceMs'),
+    acceptStaleRevocation: aoneOf(opts.revocation?.whenStale ?? 'refuse', ['refuse', 'accept'], 'revocation.whenStale') === 'accept',
+    requireRevocationList: atype<boolean>(opts.revocation?.requireList ?? false, 'boolean', 'revocation.requireList'),
   };
 }

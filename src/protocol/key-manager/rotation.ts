@@ -8,7 +8,7 @@
 
 import { ConfigError, StorageError } from '../../errors.js';
 import { EPOCH_KEY_BYTES, MAX_EPOCH, deriveGroupKeys, retireGroupKeys, type GroupEpochKeys } from '../group.js';
-import type { KeyManagerContext } from './context.js';
+import { revocationFresh, type KeyManagerContext } from './context.js';
 import { sealEpochGrant } from './grants.js';
 import { encodeU32, epochStorageKey, pruneRetained, standingOf, type PublisherChannel } from './publisher-channel.js';
 import type { KeyGrant, RotationEvent, RotationReason } from './types.js';
@@ -74,6 +74,9 @@ export async function newEpoch(ctx: KeyManagerContext, ch: PublisherChannel, rea
   ch.firstSealedAt = undefined;
 
   const grants: KeyGrant[] = [];
+  // With a stale revocation list no new key is granted (a revoked subscriber may still be listed); the
+  // subscribers stay listed and ask again once a fresh list arrives (their held messages need the key).
+  const granting = revocationFresh(ctx, now);
   for (const id of [...ch.subscribers.keys()]) {
     const cert = standingOf(ctx, id, ch.channel, now);
     if (typeof cert === 'string') {
@@ -81,6 +84,7 @@ export async function newEpoch(ctx: KeyManagerContext, ch: PublisherChannel, rea
       removed.push(id);
       continue;
     }
+    if (!granting) continue;
     grants.push(await sealEpochGrant(ctx, ch.channel, ch, cert, now));
     ch.subscribers.set(id, now);
   }

@@ -9,7 +9,7 @@ import type { ReplayCheck } from '../envelope.js';
 import { MAX_GRANT_PAYLOAD_BYTES, openGrant, sealKeyRequest } from '../grant.js';
 import { deriveGroupKeys, openGroup, retireGroupKeys, sameEpochKeys, type GroupEpochKeys, type UnknownEpochInfo } from '../group.js';
 import { groupStreamChannel } from '../streams.js';
-import { assertOpen, type KeyManagerContext } from './context.js';
+import { assertOpen, assertRevocationFresh, type KeyManagerContext } from './context.js';
 import { KEY_MANAGER_DEFAULTS } from './options.js';
 import { RetainedSession } from './retained-session.js';
 import type { SubscriberStreams } from './subscriber-streams.js';
@@ -34,6 +34,7 @@ export class Subscriber {
     assertOpen(ctx);
     const retained = options.retained === true;
     const now = ctx.clock();
+    assertRevocationFresh(ctx, now);
     let unknown: UnknownEpochInfo | undefined;
     try {
       const msg = await openGroup(bytes, {
