@@ -10,6 +10,8 @@ import { SecurityError, type ReasonCode } from '../../src/errors.js';
 import { generateIdentity, type Identity } from '../../src/identity/index.js';
 import { ReplayGuard, type ReplayVerdict, type StreamKey } from '../../src/replay/guard.js';
 import type { ReplayCheck } from '../../src/protocol/envelope.js';
+import { KeyManager, type KeyManagerOptions } from '../../src/protocol/key-manager.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
 import { seq as bytesSeq } from '../support/helpers.js';
 
 /** 2027-01-15T08:00:00Z: every certificate is valid around it. */
@@ -141,3 +143,24 @@ export async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<Rea
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/**
+ * Key managers on fresh memory storage for one test file: `open` opens one (regrants not rate-limited unless
+ * `extra` says so), `closeAll` (in afterEach) closes every one opened.
+ */
+export function keyManagers(): {
+  open(party: Party, trust: TrustStore, clock: Clock, extra?: Partial<KeyManagerOptions>): Promise<KeyManager>;
+  closeAll(): Promise<void>;
+} {
+  const opened: KeyManager[] = [];
+  return {
+    async open(party, trust, clock, extra = {}) {
+      const m = await KeyManager.open({ identity: party.identity, certificate: party.cert, trust, storage: new MemoryStorage(), clock, regrantIntervalMs: 0, ...extra });
+      opened.push(m);
+      return m;
+    },
+    async closeAll() {
+      for (const m of opened.splice(0)) await m.close();
+    },
+  };
+}

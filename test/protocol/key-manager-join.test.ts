@@ -8,31 +8,23 @@
 // most one per joinWindowMs and channel). Before the fix, a joiner got the
 // current epoch (and every previous one still kept) and read all of it.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TrustStore } from '../../src/certs/trust-store.js';
 import { SecurityError } from '../../src/errors.js';
 import { generateIdentity } from '../../src/identity/index.js';
 import { decodeGroup } from '../../src/protocol/group.js';
-import { KeyManager, type KeyGrant, type KeyManagerOptions, type RotationEvent } from '../../src/protocol/key-manager.js';
-import { MemoryStorage } from '../../src/storage/memory.js';
+import { KeyManager, type KeyGrant, type RotationEvent } from '../../src/protocol/key-manager.js';
 import { seq as bytesSeq } from '../support/helpers.js';
-import { T0, manualClock, text, utf8, world, type Party, type World } from './fixtures.js';
+import { T0, keyManagers, manualClock, text, utf8, world, type Party, type World } from './fixtures.js';
 
 let w: World;
-const open: KeyManager[] = [];
+const kms = keyManagers();
 
 beforeAll(async () => {
   w = await world();
 });
 
-afterEach(async () => {
-  for (const km of open.splice(0)) await km.close();
-});
+afterEach(() => kms.closeAll());
 
-async function km(party: Party, trust: TrustStore, clock: () => number, extra: Partial<KeyManagerOptions> = {}): Promise<KeyManager> {
-  const m = await KeyManager.open({ identity: party.identity, certificate: party.cert, trust, storage: new MemoryStorage(), clock, regrantIntervalMs: 0, ...extra });
-  open.push(m);
-  return m;
-}
+const km = kms.open;
 
 /** `sub` asks `pub` for the channel and accepts what comes back; returns the grants. */
 async function join(pub: KeyManager, sub: KeyManager, filter = 'plant/line1/#'): Promise<KeyGrant[]> {

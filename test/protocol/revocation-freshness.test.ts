@@ -7,29 +7,22 @@
 // grants nothing and opens nothing (STALE_REVOCATION) until a fresh list arrives.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueRevocationList } from '../../src/certs/revocation.js';
-import type { TrustStore } from '../../src/certs/trust-store.js';
 import { SecurityError } from '../../src/errors.js';
-import { KeyManager, type KeyManagerOptions } from '../../src/protocol/key-manager.js';
+import { KeyManager } from '../../src/protocol/key-manager.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import { T0, manualClock, utf8, world, type Party, type World } from './fixtures.js';
+import { T0, keyManagers, manualClock, utf8, world, type World } from './fixtures.js';
 
 let w: World;
-const open: KeyManager[] = [];
+const kms = keyManagers();
 const HOUR = 60 * 60_000;
 
 beforeAll(async () => {
   w = await world();
 });
 
-afterEach(async () => {
-  for (const km of open.splice(0)) await km.close();
-});
+afterEach(() => kms.closeAll());
 
-async function km(party: Party, trust: TrustStore, clock: () => number, extra: Partial<KeyManagerOptions> = {}): Promise<KeyManager> {
-  const m = await KeyManager.open({ identity: party.identity, certificate: party.cert, trust, storage: new MemoryStorage(), clock, regrantIntervalMs: 0, ...extra });
-  open.push(m);
-  return m;
-}
+const km = kms.open;
 
 /** The reason code `work` fails with, or 'ok'. */
 async function outcome(work: () => Promise<unknown>): Promise<string> {
