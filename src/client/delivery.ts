@@ -27,7 +27,7 @@ export function asSecurityError(err: unknown, topic: string): SecurityError {
 const MAX_EARLY_EVENTS = 1_000;
 
 export class Delivery {
-  readonly stats: ClientStats = { delivered: 0, duplicates: 0, held: 0, rejected: {}, grantsSent: 0, grantsAccepted: 0, keyRequestsSent: 0 };
+  readonly stats: ClientStats = { delivered: 0, duplicates: 0, held: 0, rejected: {}, grantsSent: 0, grantsAccepted: 0, keyRequestsSent: 0, awaiting: 0, awaitingBytes: 0 };
   /**
    * Messages verified and security events raised before connect() resolved,
    * in order, waiting for the application's listeners (none can be attached

@@ -59,8 +59,13 @@ export class Dispatch implements InboundHandler {
   /** A message #process refused: held for its sender's certificate, or reported. */
   #failed(err: unknown, packet: IPublishPacket, payload: Uint8Array): void {
     const topic = packet.topic;
-    const error = asSecurityError(err, topic);
-    if (error.code === 'UNKNOWN_SENDER' && this.awaiting.hold(topic, payload, packet.retain, packet.qos)) return;
+    let error = asSecurityError(err, topic);
+    if (error.code === 'UNKNOWN_SENDER') {
+      // Held until its sender's certificate arrives, or reported now saying why not (none is expected, or no room).
+      const refused = this.awaiting.hold(error, topic, payload, packet.retain, packet.qos);
+      if (refused === undefined) return;
+      error = refused;
+    }
     if (error.held) this.delivery.rememberHeldQos(error.held, packet.qos);
     this.delivery.reject(error, topic, payload);
   }

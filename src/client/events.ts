@@ -40,6 +40,10 @@ export interface ClientStats {
   grantsSent: number;
   grantsAccepted: number;
   keyRequestsSent: number;
+  /** Messages held now for their sender's certificate (options.awaitingCertificates). */
+  awaiting: number;
+  /** Their bytes (payloads plus topic lengths). */
+  awaitingBytes: number;
 }
 
 export type SecureClientEvents = {

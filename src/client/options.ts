@@ -59,6 +59,22 @@ export interface SecureClientOptions {
   readonly maxQueued?: number;
   /** Authentic messages held per stream while their key is requested. Default 1,000. */
   readonly maxHeldPerStream?: number;
+  /**
+   * Messages from a sender whose certificate has not arrived yet (live data can overtake the retained announcements
+   * a connection brings). Such a message is held only within `waitMs` of the latest connection, and for at most
+   * `waitMs`; at most `maxMessages` of them and `maxBytes` (a message counts its payload's bytes plus its topic's
+   * length) in all, and `maxMessagesPerSender` and `maxBytesPerSender` per claimed sender. One not held (outside that
+   * time, or for lack of room) is reported at once as an UNKNOWN_SENDER `security` event saying why, one that waited
+   * in vain when its wait ends. Defaults (`CLIENT_DEFAULTS.awaitingCertificates`): 30,000 ms; 2,000 messages and
+   * 8 MiB in all; 500 messages and 2 MiB per sender. `stats().awaiting` and `awaitingBytes` say what is held now.
+   */
+  readonly awaitingCertificates?: {
+    readonly waitMs?: number;
+    readonly maxMessages?: number;
+    readonly maxBytes?: number;
+    readonly maxMessagesPerSender?: number;
+    readonly maxBytesPerSender?: number;
+  };
   /** Largest application payload. Default 1 MiB. */
   readonly maxPayloadBytes?: number;
   /** Interval of key maintenance (time-based rotation, grace expiry). Default 1,000 ms. */
@@ -86,6 +102,14 @@ export const CLIENT_DEFAULTS = Object.freeze({
   maxQueued: 10_000,
   maxHeldPerStream: 1_000,
   maintenanceIntervalMs: 1_000,
+  /** options.awaitingCertificates: messages waiting for their sender's certificate. */
+  awaitingCertificates: Object.freeze({
+    waitMs: 30_000,
+    maxMessages: 2_000,
+    maxBytes: 8 * 1024 * 1024,
+    maxMessagesPerSender: 500,
+    maxBytesPerSender: 2 * 1024 * 1024,
+  }),
 });
 
 /** Options for publish(): mqtt.js's, plus a recipient for a direct (one-recipient) envelope. */

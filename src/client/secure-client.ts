@@ -109,7 +109,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
       error: (err) => this.#error(asError(err)),
     };
     this.#delivery = new Delivery(this, () => (this.#keys?.needsKey().length ?? 0) > 0);
-    this.#awaiting = new AwaitingCertificates(this.#clock);
+    this.#awaiting = new AwaitingCertificates(this.#clock, this.#delivery.stats, options.awaitingCertificates);
     this.#subscriptions = new Subscriptions(options);
   }
 
@@ -192,6 +192,7 @@ export class SecureMqttClient extends TypedEmitter<SecureClientEvents> {
     this.#mqtt = client;
     const setup = new ConnectionSetup(client, this.#core, o.identity, certificate, this.#subscriptions.filters, distribution);
     client.on('connect', (connack) => {
+      this.#awaiting.connected(); // the retained announcements come again: certificates may arrive for a while
       const receiveMaximum = connack.properties?.receiveMaximum;
       if (receiveMaximum) this.#inflight.resize(Math.min(this.#opts.maxInflight ?? CLIENT_DEFAULTS.maxInflight, receiveMaximum));
       this.#subscriptions.connected(connack.sessionPresent).catch(this.#core.error);

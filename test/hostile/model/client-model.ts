@@ -16,7 +16,7 @@ import { addOutcome, emptyDelta, type Delta, type Prediction } from './delta.js'
 import { directEnvelope, grant, grantPlaintext } from './direct.js';
 import { groupEnvelope } from './group.js';
 import { keyRequest } from './key-request.js';
-import { AWAIT, ClientState, purge, type CloseCall, type ModelConfig, type Need } from './state.js';
+import { AWAIT, ClientState, awaitBytes, near, purge, type CloseCall, type ModelConfig, type Need } from './state.js';
 import { announcement, revocationList } from './trust.js';
 
 /** The model of one identity's client (its durable parts survive restart()). */
@@ -77,6 +77,8 @@ export class ClientModel {
     s.nonces = new Map();
     s.awaiting = new Map();
     s.awaitingCount = 0;
+    s.awaitingBytes = 0;
+    s.connectedAt = undefined;
   }
 
   /**
@@ -91,6 +93,8 @@ export class ClientModel {
 
   /** A (re)connection: a new MQTT session starts a new retained session. */
   onConnect(sessionPresent: boolean): void {
+    // The client's own 'connect' listener ran just before: it may hold messages from unknown senders for a while.
+    this.#s.connectedAt = Date.now();
     if (!sessionPresent) this.#s.retainedSeen = new Set();
   }
 
@@ -118,6 +122,7 @@ export class ClientModel {
       if (gone === 0) continue;
       s.expiredAwaiting += gone;
       s.awaitingCount -= gone;
+      s.awaitingBytes -= list.filter((m) => m.since <= now - AWAIT.waitMs).reduce((sum, m) => sum + awaitBytes(m), 0);
       if (kept.length) s.awaiting.set(sender, kept);
       else s.awaiting.delete(sender);
     }
@@ -138,7 +143,7 @@ export class ClientModel {
     // The client's maintain() (every second) wipes epochs whose grace period is over.
     for (const st of [...s.streams.values()]) purge(s, st, now);
     const checked = outcomeOf(() => this.#inbound(topic, payload, retained, now, delta, close));
-    const outcome = this.#report(checked, topic, payload, retained, now);
+    const outcome = this.#report(checked, topic, payload, retained, now, close);
     addOutcome(delta, outcome);
     if (close.hit) s.closeCalls++;
     return close.hit && close.alternative !== undefined ? { outcome, delta, alternative: close.alternative } : { outcome, delta };
@@ -178,29 +183,48 @@ export class ClientModel {
     if (waiting) {
       s.awaiting.delete(subject);
       s.awaitingCount -= waiting.length;
+      s.awaitingBytes -= waiting.reduce((sum, m) => sum + awaitBytes(m), 0);
       for (const m of waiting) {
         const o = outcomeOf(() => this.#inbound(m.topic, m.bytes, m.retained, now, delta, close));
-        addOutcome(delta, this.#report(o, m.topic, m.bytes, m.retained, now));
+        addOutcome(delta, this.#report(o, m.topic, m.bytes, m.retained, now, close));
       }
     }
   }
 
-  /** What the client does with a failure: DUPLICATE is silent, UNKNOWN_SENDER of an envelope waits (an authentic message held for its key is 'held', never a failure). */
-  #report(outcome: Outcome, topic: string, payload: Uint8Array, retained: boolean, now: number): Outcome {
+  /**
+   * What the client does with a failure: DUPLICATE is silent; UNKNOWN_SENDER of an envelope waits for a certificate
+   * if it comes within AWAIT.waitMs of the latest connection and there is room (count and bytes, in all and per
+   * sender), and is reported at once otherwise (an authentic message held for its key is 'held', never a failure).
+   */
+  #report(outcome: Outcome, topic: string, payload: Uint8Array, retained: boolean, now: number, close: CloseCall): Outcome {
     const s = this.#s;
     if (outcome === 'DUPLICATE') return 'duplicate';
     if (outcome === 'UNKNOWN_SENDER') {
       const sender = this.#claimedSender(payload);
-      if (sender !== undefined && s.awaitingCount < AWAIT.maxTotal) {
-        const list = s.awaiting.get(sender) ?? [];
-        if (list.length < AWAIT.maxPerSender) {
-          list.push({ topic, bytes: payload.slice(), retained, since: now });
-          s.awaiting.set(sender, list);
-          s.awaitingCount++;
-          return 'await';
-        }
+      if (sender === undefined) return 'UNKNOWN_SENDER';
+      const m = { topic, bytes: payload.slice(), retained, since: now };
+      const list = s.awaiting.get(sender) ?? [];
+      const bytes = awaitBytes(m);
+      const room =
+        s.awaitingCount < AWAIT.maxTotal &&
+        s.awaitingBytes + bytes <= AWAIT.maxBytes &&
+        list.length < AWAIT.maxPerSender &&
+        list.reduce((sum, x) => sum + awaitBytes(x), 0) + bytes <= AWAIT.maxBytesPerSender;
+      if (!room || s.connectedAt === undefined) return 'UNKNOWN_SENDER';
+      const openUntil = s.connectedAt + AWAIT.waitMs;
+      if (Math.abs(now - openUntil) <= s.cfg.timeMarginMs) {
+        // Too close to the end of the wait after the connection to call: held (and reported by the timer later: an
+        // uncertain timer report, as the model does not hold it), or reported now.
+        near(s, now, openUntil, close, 'UNKNOWN_SENDER');
+        s.uncertainExpired++;
+        return 'await';
       }
-      return 'UNKNOWN_SENDER';
+      if (now > openUntil) return 'UNKNOWN_SENDER';
+      list.push(m);
+      s.awaiting.set(sender, list);
+      s.awaitingCount++;
+      s.awaitingBytes += bytes;
+      return 'await';
     }
     return outcome;
   }

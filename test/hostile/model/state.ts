@@ -63,8 +63,14 @@ export interface Awaiting {
   readonly since: number;
 }
 
-/** Messages from unknown senders: how many wait at most (in all, per sender), and for how long. */
-export const AWAIT = { maxTotal: 2_000, maxPerSender: 500, waitMs: 30_000 };
+/**
+ * Messages from unknown senders (CLIENT_DEFAULTS.awaitingCertificates): how many and how many bytes (payload plus
+ * topic length) wait at most, in all and per sender; held only within waitMs of the latest connection, for waitMs.
+ */
+export const AWAIT = { maxTotal: 2_000, maxPerSender: 500, maxBytes: 8 * 1024 * 1024, maxBytesPerSender: 2 * 1024 * 1024, waitMs: 30_000 };
+
+/** What an awaiting message counts against the byte bounds. */
+export const awaitBytes = (m: { readonly topic: string; readonly bytes: Uint8Array }): number => m.bytes.length + m.topic.length;
 
 /** A packet's time checks that fell within the margin of their bound: the first such check's other outcome. */
 export interface CloseCall {
@@ -94,6 +100,9 @@ export class ClientState {
   nonces = new Map<string, number>();
   awaiting = new Map<string, Awaiting[]>();
   awaitingCount = 0;
+  awaitingBytes = 0;
+  /** When the client's latest connection was made (its CONNACK): messages from unknown senders wait only within AWAIT.waitMs of it. */
+  connectedAt: number | undefined;
   /** Awaiting messages that expired (the client reports them from its maintenance timer). */
   expiredAwaiting = 0;
   /** Awaiting messages that may or may not have been reported before the client was ended. */
