@@ -3,7 +3,7 @@
 // constructed when a KeyManager is given `amortise` or `acceptAmortised`.
 
 import { aoptInt } from '../../bindings/assert-sdk.js';
-import { shake256Public } from '../../bindings/index.js';
+import { AE_PARAMS, shake256Public } from '../../bindings/index.js';
 import type { Clock } from '../clock.js';
 import { SecurityError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
@@ -26,47 +26,13 @@ import {
   type HeldAmortised,
 } from './amortised.js';
 import { sealAmortisedUnchecked } from './amortised/envelope.js';
-import { groupMessage, type AsyncSigner, type EpochLookup, type GroupEpochKeys, type GroupMessage, type UnknownEpochInfo } from './group.js';
+import type { AmortisedAcceptOptions, AmortisedDataMessage, AmortisedResult, AmortiseOptions, ManifestToSend } from './amortised/options.js';
+import { amortisedLaneId, type Evicted, type HoldBound } from './amortised/receiver.js';
+import { groupMessage, type AsyncSigner, type EpochLookup, type GroupEpochKeys, type UnknownEpochInfo } from './group.js';
 import { groupStream } from './streams.js';
 import { checkFilterArg, checkTopicArg, type CertificateSource, type ReplayCheck } from './envelope.js';
 
-export interface AmortiseOptions {
-  /** Channels (publish filters of ours) sealed in amortised mode. Default: every channel. */
-  readonly channels?: readonly string[];
-  /** Messages per manifest, 1..1,024. Default 64. */
-  readonly maxBatch?: number;
-  /** A batch is signed at most this long after its first message (by takeManifests). Default 25 ms. */
-  readonly maxDelayMs?: number;
-}
-
-export interface AmortisedAcceptOptions {
-  /** A held message no manifest covers within this long is rejected (BAD_SIGNATURE). Default 5,000 ms. */
-  readonly holdMs?: number;
-  /** Held messages at once (oldest rejected first). Default 4,096. */
-  readonly maxHeld?: number;
-  /** Verified manifests kept for messages arriving after them. Default 256. */
-  readonly maxManifests?: number;
-}
-
-export interface ManifestToSend {
-  readonly topic: string;
-  readonly channel: string;
-  readonly epoch: number;
-  readonly count: number;
-  readonly bytes: Uint8Array;
-}
-
-/** The same shape as KeyManager's DataMessage (retained is always false here). */
-export interface AmortisedDataMessage extends GroupMessage {
-  readonly retained: boolean;
-}
-
-export interface AmortisedResult {
-  /** Authenticated by a manifest, in sequence order per stream: deliver them. */
-  readonly released: readonly AmortisedDataMessage[];
-  /** Held messages rejected now (not covered, or a digest that differs from the manifest's). */
-  readonly rejected: readonly SecurityError[];
-}
+export type { AmortiseOptions, AmortisedAcceptOptions, AmortisedDataMessage, AmortisedResult, ManifestToSend } from './amortised/options.js';
 
 /**
  * A decryption started ahead of openMessage (see prefetch). It carries no
@@ -120,6 +86,9 @@ export interface AmortisedSideOptions {
   readonly keyMissing: (info: UnknownEpochInfo, bytes: Uint8Array, topic: string, now: number) => void;
 }
 
+/** The cipher's tag: an amortised message's plaintext is its ciphertext less these bytes. */
+const AE_TAG_BYTES = AE_PARAMS.lengths.tag;
+
 function toSend(batch: ClosedBatch, bytes: Uint8Array): ManifestToSend {
   return Object.freeze({ topic: batch.topic, channel: batch.channel, epoch: batch.epoch, count: batch.entries.length, bytes });
 }
@@ -142,10 +111,21 @@ export class AmortisedSide {
     }
     if (o.accept) {
       const a = o.accept;
+      const D = AMORTISED_DEFAULTS;
+      const maxHeld = aoptInt(a.maxHeld, D.maxHeld, 1, 1_000_000, 'acceptAmortised.maxHeld');
+      const maxHeldPerChannel = aoptInt(a.maxHeldPerChannel, Math.min(D.maxHeldPerChannel, maxHeld), 1, maxHeld, 'acceptAmortised.maxHeldPerChannel');
+      const maxHeldBytes = aoptInt(a.maxHeldBytes, D.maxHeldBytes, 1, 2 ** 40, 'acceptAmortised.maxHeldBytes');
       this.#receiver = new AmortisedReceiver(
-        aoptInt(a.holdMs, AMORTISED_DEFAULTS.holdMs, 1, 10 * 60_000, 'acceptAmortised.holdMs'),
-        aoptInt(a.maxHeld, AMORTISED_DEFAULTS.maxHeld, 1, 1_000_000, 'acceptAmortised.maxHeld'),
-        aoptInt(a.maxManifests, AMORTISED_DEFAULTS.maxManifests, 1, 100_000, 'acceptAmortised.maxManifests'),
+        aoptInt(a.holdMs, D.holdMs, 1, 10 * 60_000, 'acceptAmortised.holdMs'),
+        maxHeld,
+        aoptInt(a.maxManifests, D.maxManifests, 1, 100_000, 'acceptAmortised.maxManifests'),
+        {
+          maxHeldPerChannel,
+          maxHeldBytes,
+          maxHeldBytesPerChannel: aoptInt(a.maxHeldBytesPerChannel, Math.min(D.maxHeldBytesPerChannel, maxHeldBytes), 1, maxHeldBytes, 'acceptAmortised.maxHeldBytesPerChannel'),
+          maxAhead: aoptInt(a.maxAhead, D.maxAhead, 1, 2 ** 48, 'acceptAmortised.maxAhead'),
+          maxHeldAhead: aoptInt(a.maxHeldAhead, Math.min(D.maxHeldAhead, maxHeldPerChannel), 0, maxHeldPerChannel, 'acceptAmortised.maxHeldAhead'),
+        },
       );
     }
   }
@@ -261,8 +241,9 @@ export class AmortisedSide {
     if (!found.ok) throw new SecurityError(found.code, { sender: f.sender, topic, detail: found.detail ?? `epoch ${f.epoch} of ${f.channel}` });
     const stream = groupStream(f.sender, cert.keyEpoch, f.channel, f.epoch);
     const id = amortisedStreamId(f.sender, f.channel, topic, f.epoch);
+    const lane = amortisedLaneId(f.sender, cert.keyEpoch, f.channel);
     const digest = entryDigest(topic, bytes);
-    const coverage = r.coverage(id, f.seq, digest);
+    const coverage = r.coverage(id, f.seq, digest, lane);
     if (coverage === 'mismatch') throw new SecurityError('BAD_SIGNATURE', { sender: f.sender, topic, detail: `amortised message ${f.seq} is not the one the batch manifest lists` });
     const verdict = this.#o.replay.check(stream, f.seq, f.timestamp);
     if (!verdict.ok) {
@@ -270,6 +251,10 @@ export class AmortisedSide {
       throw new SecurityError(verdict.code, { sender: f.sender, topic, ...(verdict.detail === undefined ? {} : { detail: verdict.detail }) });
     }
     if (coverage === 'uncovered' && r.isHeld(id, f.seq, digest)) throw new SecurityError('DUPLICATE', { sender: f.sender, topic, detail: 'already held for its manifest' });
+    // Before decryption: a message the hold bounds would reject at once costs nothing more.
+    const size = Math.max(0, f.ciphertext.length - AE_TAG_BYTES);
+    const refused = coverage === 'uncovered' ? r.refusal(lane, f.seq, size) : undefined;
+    if (refused !== undefined) throw new SecurityError('TOO_LARGE', { sender: f.sender, topic, detail: `amortised message ${f.seq}: ${this.#boundDetail(refused, lane, f.sender, f.channel)}; not held` });
     const { keys } = found;
     const early = prefetched !== undefined && prefetched.bytes === bytes && prefetched.topic === topic && prefetched.keys === keys;
     const payload = early ? prefetched.take() : decryptAmortised(keys, f, topic);
@@ -283,8 +268,8 @@ export class AmortisedSide {
         },
       );
     }
-    const evicted = r.hold({ stream: id, seq: f.seq, digest, heldAt: now, message: { msg, stream } });
-    return { released: [], rejected: evicted.map((h) => this.#reject(h, 'the hold buffer is full (maxHeld): dropped before its manifest arrived')) };
+    const evicted = r.hold({ stream: id, lane, seq: f.seq, digest, heldAt: now, size, message: { msg, stream } });
+    return { released: [], rejected: evicted.map((e) => this.#evict(e)) };
   }
 
   async acceptManifest(bytes: Uint8Array, receivedTopic: string): Promise<AmortisedResult> {
@@ -300,7 +285,7 @@ export class AmortisedSide {
     }
     const id = amortisedStreamId(m.sender, m.channel, m.topic, m.epoch);
     // De-duplicated on what was signed (the stream id carries the topic), never on the signature's bytes.
-    const { matched, forged } = r.addManifest(id, m.entries, shake256Public([m.tbs]), now);
+    const { matched, forged } = r.addManifest(id, m.entries, shake256Public([m.tbs]), now, amortisedLaneId(m.sender, cert.keyEpoch, m.channel));
     const released: AmortisedDataMessage[] = [];
     const rejected: SecurityError[] = forged.map((h) => this.#reject(h, 'not the message the batch manifest lists for its sequence number'));
     // The batch's numbers are recorded together: the guard writes a stream's
@@ -337,10 +322,36 @@ export class AmortisedSide {
     return { released: [], rejected: r.expire(this.#o.clock()).map((h) => this.#reject(h, `no batch manifest covered it within ${r.holdMs} ms`)) };
   }
 
-  #reject(h: HeldAmortised<Pending>, detail: string): SecurityError {
+  #reject(h: HeldAmortised<Pending>, detail: string, code: 'BAD_SIGNATURE' | 'TOO_LARGE' = 'BAD_SIGNATURE'): SecurityError {
     const { msg } = h.message;
     msg.payload.fill(0);
-    return new SecurityError('BAD_SIGNATURE', { sender: msg.sender, topic: msg.topic, detail: `amortised message ${msg.seq}: ${detail}` });
+    return new SecurityError(code, { sender: msg.sender, topic: msg.topic, detail: `amortised message ${msg.seq}: ${detail}` });
+  }
+
+  /** A held message the hold bounds rejected (or the one just held, when it is the first to go). */
+  #evict(e: Evicted<Pending>): SecurityError {
+    const { msg } = e.held.message;
+    return this.#reject(e.held, `${this.#boundDetail(e.bound, e.held.lane ?? e.held.stream, msg.sender, msg.channel)}; dropped before its manifest arrived`, 'TOO_LARGE');
+  }
+
+  #boundDetail(bound: HoldBound, lane: string, sender: string, channel: string): string {
+    const r = this.#receiver!;
+    const b = r.bounds;
+    const of = `${sender} on ${channel}`;
+    switch (bound) {
+      case 'ahead':
+        return `numbered more than maxAhead (${b.maxAhead}) above the last number a batch manifest of ${of} listed (${r.base(lane)}), with maxHeldAhead (${b.maxHeldAhead}) such messages held, this one the farthest ahead`;
+      case 'lane':
+        return `the hold buffer's share of ${of} is full (maxHeldPerChannel ${b.maxHeldPerChannel}), this message the farthest ahead`;
+      case 'lane-bytes':
+        return `the hold buffer's share of ${of} is full (maxHeldBytesPerChannel ${b.maxHeldBytesPerChannel} bytes), this message the farthest ahead`;
+      case 'held':
+        return `the hold buffer is full (maxHeld ${r.maxHeld}), ${of} holds the most, this message its farthest ahead`;
+      case 'held-bytes':
+        return `the hold buffer is full (maxHeldBytes ${b.maxHeldBytes} bytes), ${of} holds the most, this message its farthest ahead`;
+      case 'size':
+        return `larger than the hold buffer's share of a sender and channel (maxHeldBytesPerChannel ${b.maxHeldBytesPerChannel} bytes)`;
+    }
   }
 
   close(): void {

@@ -29,8 +29,18 @@ export const AMORTISED_DEFAULTS = Object.freeze({
   maxDelayMs: 25,
   /** Subscriber: a message no manifest covered within this long is rejected (BAD_SIGNATURE). */
   holdMs: 5_000,
-  /** Subscriber: amortised messages held at once, over all streams (oldest rejected first). */
-  maxHeld: 4_096,
+  /** Subscriber: amortised messages held at once, over all senders and channels (the one holding the most pays). */
+  maxHeld: 8_192,
+  /** Subscriber: amortised messages held at once per (sender, channel) (the farthest ahead rejected first). */
+  maxHeldPerChannel: 4_096,
+  /** Subscriber: plaintext bytes held at once, over all senders and channels. */
+  maxHeldBytes: 64 * 1024 * 1024,
+  /** Subscriber: plaintext bytes held at once per (sender, channel). */
+  maxHeldBytesPerChannel: 16 * 1024 * 1024,
+  /** Subscriber: a message numbered more than this above the last number a verified manifest of its sender and channel listed is far ahead. */
+  maxAhead: 4_096,
+  /** Subscriber: far-ahead messages held at once per (sender, channel); beyond, the farthest is refused (TOO_LARGE). */
+  maxHeldAhead: 256,
   /** Subscriber: verified manifests kept (for messages that arrive after their manifest), over all streams. */
   maxManifests: 256,
 });

@@ -40,11 +40,11 @@ import { aint, astring, atype, auint } from '../../bindings/assert-sdk.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { SecurityError, StorageError } from '../errors.js';
-import { MemoryStorage } from '../storage/memory.js';
 import type { Storage } from '../storage/types.js';
 import { EpochFloors } from './epoch-floor.js';
 import { EvictionFloor } from './eviction-floor.js';
 import { newStream, persistStream, type ResidentStream } from './resident-stream.js';
+import { defaultStateSince, readClock } from './state-since.js';
 import type { StreamKey } from './stream-id.js';
 import { STREAM_PREFIX, epochOf, streamId, streamPrefix } from './stream-id.js';
 import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE, ReplayWindow } from './window.js';
@@ -96,31 +96,6 @@ export const DEFAULT_CLOCK_SKEW_MS = 30_000;
 export const DEFAULT_MAX_STREAMS = 10_000;
 
 const OK: ReplayVerdict = Object.freeze({ ok: true });
-
-function readClock(clock: Clock): number {
-  const now = clock();
-  if (typeof now !== 'number' || !Number.isFinite(now)) throw new RangeError(`clock returned ${String(now)}`);
-  return now;
-}
-
-/**
- * When the state of each MemoryStorage began, per guard namespace: the first guard opened on the object. A
- * MemoryStorage lives as long as its object, so a guard reopened on it (same process) continues that state.
- */
-const memoryStateSince = new WeakMap<Storage, Map<string, number>>();
-
-/** The default of stateSinceMs (see ReplayGuardOptions): undefined for durable storage. */
-function defaultStateSince(storage: Storage | undefined, namespace: string, clock: Clock): number | undefined {
-  if (storage === undefined) return readClock(clock);
-  if (!(storage instanceof MemoryStorage)) return undefined;
-  let byNamespace = memoryStateSince.get(storage);
-  if (byNamespace === undefined) memoryStateSince.set(storage, (byNamespace = new Map()));
-  const since = byNamespace.get(namespace);
-  if (since !== undefined) return since;
-  const now = readClock(clock);
-  byNamespace.set(namespace, now);
-  return now;
-}
 
 const PRELOAD_BATCH = 32;
 const noop = (): void => {};

@@ -13,6 +13,15 @@
 // what an honest publisher sent. Entry digests are computed here with node's
 // SHAKE-256 from the documented formula, not with the SDK's helper.
 //
+// The hold buffer is modelled from its documented rules, not from the
+// receiver's code: per lane (sender, key epoch, channel), the base (highest
+// number a verified manifest listed), at most maxHeldAhead messages numbered
+// more than maxAhead above it, quotas in number and bytes per lane and over
+// all, room made by rejecting the highest number first (of equal ones, the
+// latest to arrive), a message that would be the first to go refused before
+// decryption (TOO_LARGE); a number a stored manifest lists belongs to that
+// manifest's message, whatever the topic or epoch of a copy.
+//
 // The model and the client read one clock (the scenario gives each client a
 // clock that returns one value per synchronous run), and the scenario calls
 // predict() in the same synchronous run in which the client starts on the
@@ -43,6 +52,8 @@ export interface Origin {
 /** An amortised message held for its manifest (the model's copy of the client's hold buffer). */
 export interface HeldItem {
   readonly stream: string;
+  /** sender \n key epoch \n channel: the publisher's numbering unit, which the hold bounds are kept per. */
+  readonly lane: string;
   readonly window: string;
   readonly sender: string;
   readonly channel: string;
@@ -52,6 +63,10 @@ export interface HeldItem {
   readonly timestamp: number;
   readonly digest: string;
   readonly heldAt: number;
+  /** Plaintext bytes (ciphertext less the 16-byte tag). */
+  readonly size: number;
+  /** Arrival order (of equal numbers, the latest goes first). */
+  readonly order: number;
   readonly origin: Origin;
 }
 
@@ -66,6 +81,8 @@ export interface Prediction {
   readonly rejected: Partial<Record<ReasonCode, number>>;
   /** Held messages a manifest settled as forgeries (BAD_SIGNATURE now). */
   readonly forged: HeldItem[];
+  /** Held messages the hold bounds rejected (TOO_LARGE now): the farthest ahead. */
+  readonly evicted: HeldItem[];
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -116,6 +133,12 @@ export interface AmortisedModelConfig {
   readonly holdMs: number;
   readonly maxManifests: number;
   readonly maxHeld: number;
+  /** The client's acceptAmortised bounds (AMORTISED_DEFAULTS where the client is given none). */
+  readonly maxHeldPerChannel: number;
+  readonly maxHeldBytes: number;
+  readonly maxHeldBytesPerChannel: number;
+  readonly maxAhead: number;
+  readonly maxHeldAhead: number;
   readonly graceMs: number;
   readonly controlPrefix?: string;
   /** The client's subscriptions (a message on a topic none matches is NOT_SUBSCRIBED). */
@@ -138,7 +161,12 @@ interface StoredManifest {
   readonly bySeq: Map<number, string>;
   readonly until: number;
   readonly id: string;
+  readonly stream: string;
+  readonly lane: string;
 }
+
+/** Of two held messages, the one that goes first: the higher number, else the later arrival. */
+const firstToGo = (a: HeldItem, b: HeldItem): HeldItem => (a.seq > b.seq || (a.seq === b.seq && a.order > b.order) ? a : b);
 
 /** The model of one subscriber's client (memory only: the run has no restarts). */
 export class AmortisedModel {
@@ -150,6 +178,13 @@ export class AmortisedModel {
   readonly #needed = new Map<string, number>();
   readonly #held = new Map<string, HeldItem[]>();
   #heldCount = 0;
+  /** Held messages per lane (a lane exists while it holds something; in the order lanes were created). */
+  readonly #lanes = new Map<string, HeldItem[]>();
+  #order = 0;
+  /** Per lane, the highest number a verified manifest listed. */
+  readonly #bases = new Map<string, number>();
+  /** Per lane, what the stored manifests list: number -> the first stored manifest listing it, and the digest. */
+  readonly #listed = new Map<string, Map<number, { m: StoredManifest; digest: string }>>();
   readonly #manifests = new Map<string, StoredManifest[]>();
   readonly #manifestIds = new Set<string>();
   #manifestCount = 0;
@@ -180,7 +215,7 @@ export class AmortisedModel {
 
   /** The outcome of the client processing this PUBLISH now, and the state afterwards. */
   predict(topic: string, payload: Uint8Array, retained: boolean, now: number, origin: Origin): Prediction {
-    const p: Prediction = { outcome: 'none', delivered: [], duplicates: 0, rejected: {}, forged: [] };
+    const p: Prediction = { outcome: 'none', delivered: [], duplicates: 0, rejected: {}, forged: [], evicted: [] };
     for (const s of this.#streams.values()) this.#purge(s, now);
     let outcome = outcomeOf(() => this.#inbound(topic, payload, retained, now, origin, p));
     // SecureMqttClient.#reject: DUPLICATE is silent; UNKNOWN_SENDER waits for a certificate; UNKNOWN_EPOCH of an
@@ -205,13 +240,8 @@ export class AmortisedModel {
       for (const m of [...l]) if (now > m.until) this.#dropManifest(k, m);
     }
     const out: HeldItem[] = [];
-    for (const [k, l] of [...this.#held]) {
-      const kept = l.filter((h) => now - h.heldAt < this.#c.holdMs);
-      out.push(...l.filter((h) => now - h.heldAt >= this.#c.holdMs));
-      if (kept.length) this.#held.set(k, kept);
-      else this.#held.delete(k);
-    }
-    this.#heldCount -= out.length;
+    for (const l of [...this.#held.values()]) out.push(...l.filter((h) => now - h.heldAt >= this.#c.holdMs));
+    for (const h of out) this.#unhold(h);
     return out;
   }
 
@@ -271,7 +301,7 @@ export class AmortisedModel {
     const type = b[0];
     if ((type === ENVELOPE_TYPE.group && b[3] === FLAGS.amortised) || type === MANIFEST_TYPE) {
       if (retained) return stop('UNSUPPORTED_VERSION');
-      return type === MANIFEST_TYPE ? this.#manifest(topic, b, now, p) : this.#amortised(topic, b, now, origin);
+      return type === MANIFEST_TYPE ? this.#manifest(topic, b, now, p) : this.#amortised(topic, b, now, origin, p);
     }
     if (type === ENVELOPE_TYPE.group) {
       if (retained) throw new Error('amortised model: retained signed envelopes are not modelled');
@@ -353,7 +383,7 @@ export class AmortisedModel {
 
   // ------------------------------------------------------- amortised path
 
-  #amortised(topic: string, b: Uint8Array, now: number, origin: Origin): Outcome {
+  #amortised(topic: string, b: Uint8Array, now: number, origin: Origin, p: Prediction): Outcome {
     const f = parseOr(() => decodeAmortised(b));
     if (!topicMatches(f.channel, topic)) return stop('TOPIC_MISMATCH');
     const cert = this.#certOf(f.sender);
@@ -362,39 +392,102 @@ export class AmortisedModel {
     const lk = this.#lookup(f.sender, f.channel, f.epoch, f.seq, f.timestamp, now);
     if (lk !== undefined) return stop(lk);
     const stream = `${f.sender}\n${f.channel}\n${topic}\n${f.epoch}`;
+    const lane = `${f.sender}\n${cert.keyEpoch}\n${f.channel}`;
     const window = `${f.sender}\ng${cert.keyEpoch}:${f.channel}\n${f.epoch}`;
     const digest = modelDigest(topic, b);
-    const cov = this.#coverage(stream, f.seq, digest);
+    const cov = this.#coverage(stream, lane, f.seq, digest);
     if (cov === 'mismatch') return stop('BAD_SIGNATURE');
     const v = this.#liveCheck(window, f.seq, f.timestamp, now);
     if (v !== undefined) return stop(v);
     if (cov === 'uncovered' && (this.#held.get(stream) ?? []).some((h) => h.seq === f.seq && h.digest === digest)) return stop('DUPLICATE');
+    // The hold bounds, before decryption: refused if it would be the first to go.
+    const size = Math.max(0, f.ciphertext.length - 16);
+    if (cov === 'uncovered' && this.#refused(lane, f.seq, size)) return stop('TOO_LARGE');
     if (!this.#c.provenance.decrypts(b, topic)) return stop('DECRYPT_FAILED');
     if (cov === 'match') {
       this.#window(window).accept(f.seq);
       this.#lastDelivery = deliveryKey(f.sender, topic, f.epoch, f.seq);
       return 'deliver';
     }
+    const item: HeldItem = { stream, lane, window, sender: f.sender, channel: f.channel, topic, epoch: f.epoch, seq: f.seq, timestamp: f.timestamp, digest, heldAt: now, size, order: ++this.#order, origin };
     const list = this.#held.get(stream) ?? [];
-    list.push({ stream, window, sender: f.sender, channel: f.channel, topic, epoch: f.epoch, seq: f.seq, timestamp: f.timestamp, digest, heldAt: now, origin });
+    list.push(item);
     this.#held.set(stream, list);
+    const inLane = this.#lanes.get(lane) ?? [];
+    inLane.push(item);
+    this.#lanes.set(lane, inLane);
     this.#heldCount++;
-    if (this.#heldCount > this.#c.maxHeld) throw new Error('amortised model: the hold buffer overflowed (eviction is not modelled; raise maxHeld)');
+    this.#makeRoom(lane, p);
     return 'held';
   }
 
-  #coverage(stream: string, seq: number, digest: string): 'match' | 'mismatch' | 'uncovered' {
+  /** A number listed by a stored manifest of the lane belongs to that manifest's message; else the stream's own ranges. */
+  #coverage(stream: string, lane: string, seq: number, digest: string): 'match' | 'mismatch' | 'uncovered' {
     for (const m of this.#manifests.get(stream) ?? []) {
       if (seq < m.first || seq > m.last) continue;
       return m.bySeq.get(seq) === digest ? 'match' : 'mismatch';
     }
-    return 'uncovered';
+    return this.#listed.get(lane)?.has(seq) ? 'mismatch' : 'uncovered';
+  }
+
+  #aheadOf(lane: string): HeldItem[] {
+    const base = this.#bases.get(lane);
+    return base === undefined ? [] : (this.#lanes.get(lane) ?? []).filter((h) => h.seq > base + this.#c.maxAhead);
+  }
+
+  /** Holding it would reject it again at once (it would be the lane's first to go). */
+  #refused(lane: string, seq: number, size: number): boolean {
+    const c = this.#c;
+    if (size > Math.min(c.maxHeldBytesPerChannel, c.maxHeldBytes)) return true;
+    const base = this.#bases.get(lane);
+    const ahead = this.#aheadOf(lane);
+    if (base !== undefined && seq > base + c.maxAhead && ahead.length >= c.maxHeldAhead && (ahead.length === 0 || seq >= ahead.reduce(firstToGo).seq)) return true;
+    const items = this.#lanes.get(lane) ?? [];
+    if (items.length === 0 || seq < items.reduce(firstToGo).seq) return false;
+    return items.length >= c.maxHeldPerChannel || items.reduce((n, h) => n + h.size, 0) + size > c.maxHeldBytesPerChannel;
+  }
+
+  /** The bounds after a message was held: the first to go of the lane (or of the lane holding the most) is rejected. */
+  #makeRoom(lane: string, p: Prediction): void {
+    const c = this.#c;
+    const bytes = (items: readonly HeldItem[]): number => items.reduce((n, h) => n + h.size, 0);
+    const evict = (l: string): void => {
+      const h = this.#lanes.get(l)!.reduce(firstToGo);
+      this.#unhold(h);
+      p.evicted.push(h);
+      p.rejected.TOO_LARGE = (p.rejected.TOO_LARGE ?? 0) + 1;
+    };
+    while (this.#aheadOf(lane).length > c.maxHeldAhead) evict(lane);
+    while ((this.#lanes.get(lane)?.length ?? 0) > c.maxHeldPerChannel) evict(lane);
+    while (bytes(this.#lanes.get(lane) ?? []) > c.maxHeldBytesPerChannel) evict(lane);
+    const largest = (measure: (items: HeldItem[]) => number): string => {
+      let best: [string, number] | undefined;
+      for (const [l, items] of this.#lanes) if (best === undefined || measure(items) > best[1]) best = [l, measure(items)];
+      return best![0];
+    };
+    while (this.#heldCount > c.maxHeld) evict(largest((items) => items.length));
+    while ([...this.#lanes.values()].reduce((n, items) => n + bytes(items), 0) > c.maxHeldBytes) evict(largest(bytes));
+  }
+
+  #unhold(h: HeldItem): void {
+    const l = this.#held.get(h.stream)!;
+    l.splice(l.indexOf(h), 1);
+    if (l.length === 0) this.#held.delete(h.stream);
+    const inLane = this.#lanes.get(h.lane)!;
+    inLane.splice(inLane.indexOf(h), 1);
+    if (inLane.length === 0) this.#lanes.delete(h.lane);
+    this.#heldCount--;
   }
 
   #dropManifest(stream: string, m: StoredManifest): void {
     const l = this.#manifests.get(stream)!;
     l.splice(l.indexOf(m), 1);
     if (l.length === 0) this.#manifests.delete(stream);
+    const listed = this.#listed.get(m.lane);
+    if (listed) {
+      for (const seq of m.bySeq.keys()) if (listed.get(seq)?.m === m) listed.delete(seq);
+      if (listed.size === 0) this.#listed.delete(m.lane);
+    }
     this.#manifestIds.delete(m.id);
     this.#manifestCount--;
   }
@@ -412,28 +505,31 @@ export class AmortisedModel {
       this.#keyMissing(m.sender, m.channel, m.epoch, { epoch: m.epoch, bytes: b, topic, kind: 'manifest', origin: { packet: -1 } });
     }
     const stream = `${m.sender}\n${m.channel}\n${topic}\n${m.epoch}`;
+    const lane = `${m.sender}\n${cert.keyEpoch}\n${m.channel}`;
     const id = `${stream}\n${hashOf(m.tbs)}`; // as AmortisedReceiver: keyed on what was signed, not on the signature
     if (this.#manifestIds.has(id)) return 'none';
     const bySeq = new Map<number, string>();
     for (const e of m.entries) bySeq.set(e.seq, hex(e.digest));
-    const stored: StoredManifest = { first: first.seq, last: m.entries[m.entries.length - 1]!.seq, bySeq, until: now + this.#c.holdMs, id };
+    const stored: StoredManifest = { first: first.seq, last: m.entries[m.entries.length - 1]!.seq, bySeq, until: now + this.#c.holdMs, id, stream, lane };
     const list = this.#manifests.get(stream) ?? [];
     list.push(stored);
     this.#manifests.set(stream, list);
+    const listed = this.#listed.get(lane) ?? new Map<number, { m: StoredManifest; digest: string }>();
+    for (const [seq, digest] of bySeq) if (!listed.has(seq)) listed.set(seq, { m: stored, digest });
+    this.#listed.set(lane, listed);
+    this.#bases.set(lane, Math.max(this.#bases.get(lane) ?? -1, stored.last));
     this.#manifestIds.add(id);
     this.#manifestCount++;
     if (this.#manifestCount > this.#c.maxManifests) throw new Error('amortised model: more stored manifests than maxManifests (eviction is not modelled; raise it)');
-    const held = this.#held.get(stream) ?? [];
     const matched: HeldItem[] = [];
-    const kept: HeldItem[] = [];
-    for (const h of held) {
-      if (h.seq < stored.first || h.seq > stored.last) kept.push(h);
-      else if (bySeq.get(h.seq) === h.digest) matched.push(h);
+    for (const h of this.#held.get(stream) ?? []) {
+      if (h.seq < stored.first || h.seq > stored.last) continue;
+      if (bySeq.get(h.seq) === h.digest) matched.push(h);
       else p.forged.push(h);
     }
-    this.#heldCount -= held.length - kept.length;
-    if (kept.length) this.#held.set(stream, kept);
-    else this.#held.delete(stream);
+    // Copies of a listed number held for another topic or epoch of the lane: the number is taken.
+    for (const h of this.#lanes.get(lane) ?? []) if (h.stream !== stream && bySeq.has(h.seq)) p.forged.push(h);
+    for (const h of [...matched, ...p.forged]) this.#unhold(h);
     for (const _ of p.forged) p.rejected.BAD_SIGNATURE = (p.rejected.BAD_SIGNATURE ?? 0) + 1;
     matched.sort((a, c) => a.seq - c.seq);
     for (const h of matched) {

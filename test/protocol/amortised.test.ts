@@ -342,16 +342,34 @@ describe('amortised mode', () => {
     expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m0', 'm1', 'm2', 'm3']);
   });
 
-  it('bounds the hold buffer (oldest rejected first)', async () => {
+  it('bounds the hold buffer (the farthest ahead rejected first: TOO_LARGE, before decryption)', async () => {
     const clock = manualClock();
     const plc = await km(w.plc, { clock, amortise: { maxBatch: 64 } });
     const hmi = await km(w.hmi, { clock, acceptAmortised: { maxHeld: 3 } });
     await subscribe(plc, hmi);
     const { msgs, manifests } = await batch(plc, 5);
-    const rejected: SecurityError[] = [];
-    for (const m of msgs) rejected.push(...(await hmi.openAmortised(m, TOPIC)).rejected);
-    expect(rejected.map((e) => e.code)).toEqual(['BAD_SIGNATURE', 'BAD_SIGNATURE']);
-    expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m2', 'm3', 'm4']);
+    const verdicts: string[] = [];
+    for (const m of msgs) verdicts.push(await codeOf(hmi.openAmortised(m, TOPIC)));
+    // In arrival order: 3 and 4 are numbered above every held one, so they are refused (maxHeldPerChannel is at most maxHeld).
+    expect(verdicts).toEqual(['ok', 'ok', 'ok', 'TOO_LARGE', 'TOO_LARGE']);
+    expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m0', 'm1', 'm2']);
+  });
+
+  it('bounds the hold buffer: a message numbered below the held ones pushes out the farthest ahead', async () => {
+    const clock = manualClock();
+    const plc = await km(w.plc, { clock, amortise: { maxBatch: 64 } });
+    const hmi = await km(w.hmi, { clock, acceptAmortised: { maxHeld: 3 } });
+    await subscribe(plc, hmi);
+    const { msgs, manifests } = await batch(plc, 5);
+    const out: string[] = [];
+    // Reordered by the broker: 4, 3, 2 held; 1 pushes out 4, 0 pushes out 3.
+    for (const m of [...msgs].reverse()) {
+      const r = await hmi.openAmortised(m, TOPIC);
+      out.push(...r.rejected.map((e) => `${e.code} ${/amortised message (\d+)/.exec(e.message)![1]}`));
+    }
+    const seqs = msgs.map((m) => decodeSeq(m));
+    expect(out).toEqual([`TOO_LARGE ${seqs[4]}`, `TOO_LARGE ${seqs[3]}`]);
+    expect(payloads(await hmi.acceptManifest(manifests[0]!, TOPIC))).toEqual(['m0', 'm1', 'm2']);
   });
 });
 
@@ -373,13 +391,57 @@ describe('AmortisedReceiver bookkeeping (no cryptography)', () => {
     const settled = r.addManifest('a', [{ seq: 1, digest: d(1) }], new Uint8Array([1]), 0);
     expect([settled.matched.map((h) => h.message), settled.forged.map((h) => h.message)]).toEqual([['a:1:1'], ['a:1:9']]);
     expect([r.isHeld('a', 1, d(1)), r.isHeld('a', 1, d(9)), r.isHeld('a', 2, d(2)), r.heldCount]).toEqual([false, false, true, 2]);
-    // Eviction beyond maxHeld (5), oldest first, and expiry after holdMs.
+    // Beyond maxHeld (5): the lane holding the most pays with its farthest ahead (here the one just held); expiry after holdMs.
     const evicted = [3, 4, 5, 6].flatMap((n) => r.hold(held('a', n, d(n), n)));
-    expect(evicted.map((h) => h.message)).toEqual(['a:2:2']);
-    expect([r.isHeld('a', 2, d(2)), r.heldCount]).toEqual([false, 5]);
-    expect(r.expire(1_004).map((h) => h.message)).toEqual(['a:3:3', 'a:4:4', 'b:1:1']);
-    expect([r.isHeld('b', 1, d(1)), r.isHeld('a', 3, d(3)), r.isHeld('a', 5, d(5)), r.heldCount]).toEqual([false, false, true, 2]);
-    expect(r.clear().map((h) => h.message)).toEqual(['a:5:5', 'a:6:6']);
+    expect(evicted.map((e) => [e.held.message, e.bound])).toEqual([['a:6:6', 'held']]);
+    expect([r.isHeld('a', 6, d(6)), r.isHeld('a', 2, d(2)), r.heldCount]).toEqual([false, true, 5]);
+    expect(r.expire(1_004).map((h) => h.message)).toEqual(['a:2:2', 'a:3:3', 'a:4:4', 'b:1:1']);
+    expect([r.isHeld('b', 1, d(1)), r.isHeld('a', 3, d(3)), r.isHeld('a', 5, d(5)), r.heldCount]).toEqual([false, false, true, 1]);
+    expect(r.clear().map((h) => h.message)).toEqual(['a:5:5']);
     expect([r.isHeld('a', 5, d(5)), r.heldCount]).toEqual([false, 0]);
+  });
+
+  it('lanes: a base from verified manifests, far-ahead messages bounded, quotas in number and bytes, the farthest ahead first', () => {
+    const r = new AmortisedReceiver<string>(1_000, 100, 10, { maxHeldPerChannel: 5, maxAhead: 10, maxHeldAhead: 2, maxHeldBytes: 1_000, maxHeldBytesPerChannel: 300 });
+    const h = (stream: string, lane: string, seq: number, size = 0, digest = d(seq % 256)) => ({ stream, lane, seq, digest, heldAt: 0, size, message: `${stream}:${seq}` });
+    const gone = (ev: readonly { held: { message: string }; bound: string }[]): string[] => ev.map((e) => `${e.held.message} ${e.bound}`);
+    // No verified manifest yet: no base, nothing is far ahead.
+    expect([r.base('L'), r.refusal('L', 1_000_000)]).toEqual([undefined, undefined]);
+    expect(r.addManifest('s1', [{ seq: 100, digest: d(100) }], d(200), 0, 'L')).toEqual({ matched: [], forged: [] });
+    expect(r.base('L')).toBe(100);
+    // Far ahead (above 110): two at most, the farthest goes first; one numbered above the farthest held is refused before decryption.
+    expect(r.hold(h('s1', 'L', 500))).toEqual([]);
+    expect(r.hold(h('s2', 'L', 400))).toEqual([]);
+    expect([r.refusal('L', 600), r.refusal('L', 500), r.refusal('L', 450), r.refusal('L', 105)]).toEqual(['ahead', 'ahead', undefined, undefined]);
+    expect(gone(r.hold(h('s1', 'L', 450)))).toEqual(['s1:500 ahead']);
+    expect(r.laneHeld('L')).toEqual({ count: 2, bytes: 0, ahead: 2 });
+    // Within the window: the lane's quota (5); the farthest ahead goes, whatever arrived first.
+    for (const n of [101, 102, 103]) expect(r.hold(h('s1', 'L', n))).toEqual([]);
+    expect(gone(r.hold(h('s1', 'L', 104)))).toEqual(['s1:450 lane']);
+    expect(r.refusal('L', 500)).toBe('lane');
+    // Copies of one number: the latest to arrive goes first.
+    expect(gone(r.hold(h('s2', 'L', 104, 0, d(9))))).toEqual(['s2:400 lane']);
+    expect(gone(r.hold(h('s3', 'L', 104, 0, d(8))))).toEqual(['s3:104 lane']);
+    // Another lane is not touched by this one's quota.
+    expect(r.hold(h('t1', 'M', 7))).toEqual([]);
+    expect(r.laneHeld('M')).toEqual({ count: 1, bytes: 0, ahead: 0 });
+    // A manifest listing 101..104 on s1 releases s1's and rejects the copy of 104 held for s2 (the number is taken).
+    const settled = r.addManifest('s1', [101, 102, 103, 104].map((seq) => ({ seq, digest: d(seq) })), d(201), 0, 'L');
+    expect([settled.matched.map((x) => x.message), settled.forged.map((x) => x.message)]).toEqual([['s1:101', 's1:102', 's1:103', 's1:104'], ['s2:104']]);
+    expect(r.base('L')).toBe(104);
+    // A number s1 lists is a mismatch on any other stream of the lane, and only there.
+    expect([r.coverage('s1', 102, d(102), 'L'), r.coverage('s2', 102, d(102), 'L'), r.coverage('s2', 102, d(102), 'M'), r.coverage('s2', 105, d(105), 'L')]).toEqual(['match', 'mismatch', 'uncovered', 'uncovered']);
+    // Bytes: 300 per lane; the farthest ahead goes; larger than the share: refused outright.
+    expect(r.refusal('B', 0, 301)).toBe('size');
+    expect(gone(r.hold(h('b1', 'B', 50, 301)))).toEqual(['b1:50 size']);
+    expect(r.hold(h('b1', 'B', 60, 200))).toEqual([]);
+    expect(r.refusal('B', 70, 101)).toBe('lane-bytes');
+    expect(r.refusal('B', 55, 101)).toBeUndefined();
+    expect(gone(r.hold(h('b1', 'B', 55, 101)))).toEqual(['b1:60 lane-bytes']);
+    // Over all lanes (1,000 bytes): the lane holding the most bytes pays.
+    for (const [i, l] of ['C', 'D', 'E'].entries()) expect(r.hold(h(`${l}1`, l, 1, 250 + i))).toEqual([]);
+    expect(r.heldBytes).toBe(101 + 250 + 251 + 252);
+    expect(gone(r.hold(h('B1', 'B', 1, 150)))).toEqual(['E1:1 held-bytes']);
+    expect(r.heldBytes).toBe(101 + 250 + 251 + 150);
   });
 });

@@ -36,12 +36,12 @@ export class Accounting {
     return h ? { honest: h.id, packet } : { packet };
   }
 
-  /** Held messages settled by a manifest or the hold timer: attacks are rejected later; honest ones are lost (on purpose or not). */
-  settleLater(me: string, items: readonly HeldItem[], how: string): void {
+  /** Held messages settled by a manifest, the hold timer or the hold bounds: attacks are rejected later; honest ones are lost (on purpose or not). */
+  settleLater(me: string, items: readonly HeldItem[], how: string, code = 'BAD_SIGNATURE'): void {
     for (const h of items) {
       if (h.origin.attack !== undefined) {
         this.tally.row(h.origin.attack).rejectedLater++;
-        this.tally.code(`BAD_SIGNATURE (${how})`);
+        this.tally.code(`${code} (${how})`);
       } else if (h.origin.honest !== undefined) {
         const hm = this.ledger.honest[h.origin.honest]!;
         const lost = this.ledger.manifestLostFor.get(me)!.get(`${h.topic}|${h.seq}`);
@@ -81,6 +81,7 @@ export class Accounting {
       if (s0 === s1 && t0 === t1 && e0 === e1 && Number(q1) <= Number(q0)) this.outOfOrderReleases++;
     }
     this.settleLater(me, p.forged, 'manifest');
+    this.settleLater(me, p.evicted, 'hold bounds', 'TOO_LARGE');
     if (kind === undefined) {
       if (!ok && this.armed) this.tally.row('honest traffic').mismatches++;
       return;

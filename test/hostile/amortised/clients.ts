@@ -9,7 +9,7 @@ import { MemoryStorage } from '../../../src/storage/memory.js';
 import { endClients } from '../harness.js';
 import { mqttClientId } from '../plant.js';
 import { tickClock } from './clock.js';
-import { GRACE_MS, HOLD_MS, SUBS } from './fleet.js';
+import { GRACE_MS, HOLD_BOUNDS, HOLD_MS, SUBS } from './fleet.js';
 import { SubObserver, type ObserverWorld } from './sub-observer.js';
 
 /** The publishers' options (one object per run, shared by both): small batches, sent soon. */
@@ -17,7 +17,7 @@ export const publisherOptions = (): Partial<SecureClientOptions> => ({ amortise:
 
 /** The subscribers' options (one object per run, shared by both): the models' hold time, grace and clock (tickClock: the model reads the same `now`). */
 export const subscriberOptions = (): Partial<SecureClientOptions> => ({
-  acceptAmortised: { holdMs: HOLD_MS, maxHeld: 100_000, maxManifests: 100_000 },
+  acceptAmortised: { holdMs: HOLD_MS, maxManifests: 100_000, ...HOLD_BOUNDS },
   rotation: { graceMs: GRACE_MS },
   maintenanceIntervalMs: 200,
   clock: tickClock,

@@ -6,11 +6,24 @@
 
 import { CertificateAuthority, issueCertificate, type Certificate } from '../../../src/certs/certificate.js';
 import { generateIdentity, type Identity } from '../../../src/identity/index.js';
+import { AMORTISED_DEFAULTS } from '../../../src/protocol/amortised.js';
 import { AmortisedModel, Provenance } from '../amortised-model.js';
 import { CH1, CH2, DAY } from '../plant.js';
 
 /** How long a subscriber holds an amortised message for its manifest. */
 export const HOLD_MS = 1_500;
+/**
+ * The subscribers' hold bounds (acceptAmortised; the model is given the same): maxHeld raised so that only the
+ * far-ahead bound binds in this run (a small one, so that the insider's floods fill it); the rest are the defaults.
+ */
+export const HOLD_BOUNDS = Object.freeze({
+  maxHeld: 100_000,
+  maxHeldPerChannel: AMORTISED_DEFAULTS.maxHeldPerChannel,
+  maxHeldBytes: AMORTISED_DEFAULTS.maxHeldBytes,
+  maxHeldBytesPerChannel: AMORTISED_DEFAULTS.maxHeldBytesPerChannel,
+  maxAhead: 1_024,
+  maxHeldAhead: 32,
+});
 /** The subscribers' grace period for an old epoch. */
 export const GRACE_MS = 1_000;
 /** The subscribers (the only clients observed: the publishers must see no security event at all). */
@@ -52,7 +65,7 @@ export async function createFleet(): Promise<Fleet> {
   const provenance = new Provenance();
   const models = new Map<string, AmortisedModel>();
   for (const id of SUBS) {
-    models.set(id, new AmortisedModel({ id, subscriptions: ['plant/#'], certificates: certs, provenance, holdMs: HOLD_MS, maxManifests: 100_000, maxHeld: 100_000, graceMs: GRACE_MS }));
+    models.set(id, new AmortisedModel({ id, subscriptions: ['plant/#'], certificates: certs, provenance, holdMs: HOLD_MS, maxManifests: 100_000, ...HOLD_BOUNDS, graceMs: GRACE_MS }));
   }
   return { ca, certs, identity, mallory, provenance, models };
 }

@@ -10,7 +10,7 @@ export function formatAmortisedResult(r: AmortisedHostileResult): string {
   const widths = { attacks: 8, rejected: 9, later: 7, dup: 6, 'no-op': 7, accepted: 9, mismatch: 9 };
   // An outcome outside its kind's set counts as a mismatch: the oracle broke the promise made for the kind.
   const lines = kindTable(r.byKind, 32, widths, (row) => [row.attacks, row.rejected, row.rejectedLater, row.duplicates, row.ignored, row.accepted, row.mismatches + row.outOfSet]);
-  lines.push('("later": held for a manifest, then BAD_SIGNATURE from a manifest listing another digest or from the hold timer)');
+  lines.push('("later": held for a manifest, then BAD_SIGNATURE from a manifest listing another digest or from the hold timer, or TOO_LARGE from the hold bounds)');
   lines.push('');
   lines.push(`reason codes: ${byFrequency(r.byCode)}`);
   lines.push(

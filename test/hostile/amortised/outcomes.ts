@@ -12,6 +12,9 @@ import type { Outcome } from '../oracle.js';
  * BAD_SIGNATURE (checked separately: every held attack must end rejected); 'duplicate' a silent drop; 'none' a no-op.
  */
 export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
+  // REPLAY in the kinds below that copy or edit a pooled message: the pools (3,000 envelopes) reach more than
+  // windowSize (1,024) numbers back in the long run (AMORTISED_HOSTILE_LONG), and a number that far behind the
+  // window is REPLAY before anything else is checked (seen at 30,000 attacks only).
   // Copies of an honest amortised message already delivered or held: the window, or the hold buffer, has it.
   duplicate: ['duplicate'],
   'duplicate-dup-flag': ['duplicate'],
@@ -23,7 +26,7 @@ export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
   // (BAD_SIGNATURE); else the channel's window already holds the seq (duplicate: the window is per channel, not
   // per topic, and a copy of an accepted number is not checked against a digest once its manifest is forgotten);
   // else the topic, part of the AAD, fails decryption.
-  'redirect-same-channel': ['BAD_SIGNATURE', 'duplicate', 'DECRYPT_FAILED'],
+  'redirect-same-channel': ['BAD_SIGNATURE', 'duplicate', 'REPLAY', 'DECRYPT_FAILED'],
   'redirect-other-channel': ['TOPIC_MISMATCH'],
   'redirect-command': ['NOT_SUBSCRIBED'], // the subscribers here subscribe to plant/# only
   'redirect-control': ['MALFORMED'],
@@ -34,13 +37,14 @@ export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
   'garbage-typed': ['MALFORMED'],
   'bitflip-header': ['MALFORMED', 'UNSUPPORTED_VERSION'],
   'bitflip-epoch': ['UNKNOWN_EPOCH', 'STALE_EPOCH'],
-  'bitflip-seq': ['MALFORMED', 'REPLAY', 'BAD_SIGNATURE', 'duplicate', 'DECRYPT_FAILED'],
-  'bitflip-timestamp': ['MALFORMED', 'STALE_EPOCH', 'FROM_FUTURE', 'TOO_OLD', 'BAD_SIGNATURE', 'duplicate', 'DECRYPT_FAILED'],
+  // TOO_LARGE: a number flipped far ahead while maxHeldAhead far-ahead messages are held (refused before decryption).
+  'bitflip-seq': ['MALFORMED', 'REPLAY', 'BAD_SIGNATURE', 'duplicate', 'TOO_LARGE', 'DECRYPT_FAILED'],
+  'bitflip-timestamp': ['MALFORMED', 'STALE_EPOCH', 'FROM_FUTURE', 'TOO_OLD', 'BAD_SIGNATURE', 'duplicate', 'REPLAY', 'DECRYPT_FAILED'],
   // Changed bytes change the digest: a stored manifest says BAD_SIGNATURE, the window duplicate, else GCM fails.
-  'bitflip-ciphertext': ['BAD_SIGNATURE', 'duplicate', 'DECRYPT_FAILED'],
-  bitflip: ['MALFORMED', 'UNSUPPORTED_VERSION', 'TOPIC_MISMATCH', 'NOT_AUTHORISED', 'UNKNOWN_EPOCH', 'STALE_EPOCH', 'REPLAY', 'BAD_SIGNATURE', 'duplicate', 'FROM_FUTURE', 'TOO_OLD', 'DECRYPT_FAILED'],
-  'byte-randomise': ['MALFORMED', 'UNSUPPORTED_VERSION', 'TOPIC_MISMATCH', 'NOT_AUTHORISED', 'UNKNOWN_EPOCH', 'STALE_EPOCH', 'REPLAY', 'BAD_SIGNATURE', 'duplicate', 'FROM_FUTURE', 'TOO_OLD', 'DECRYPT_FAILED'],
-  splice: ['BAD_SIGNATURE', 'duplicate', 'DECRYPT_FAILED'],
+  'bitflip-ciphertext': ['BAD_SIGNATURE', 'duplicate', 'REPLAY', 'DECRYPT_FAILED'],
+  bitflip: ['MALFORMED', 'UNSUPPORTED_VERSION', 'TOPIC_MISMATCH', 'NOT_AUTHORISED', 'UNKNOWN_EPOCH', 'STALE_EPOCH', 'REPLAY', 'BAD_SIGNATURE', 'duplicate', 'FROM_FUTURE', 'TOO_OLD', 'TOO_LARGE', 'DECRYPT_FAILED'],
+  'byte-randomise': ['MALFORMED', 'UNSUPPORTED_VERSION', 'TOPIC_MISMATCH', 'NOT_AUTHORISED', 'UNKNOWN_EPOCH', 'STALE_EPOCH', 'REPLAY', 'BAD_SIGNATURE', 'duplicate', 'FROM_FUTURE', 'TOO_OLD', 'TOO_LARGE', 'DECRYPT_FAILED'],
+  splice: ['BAD_SIGNATURE', 'duplicate', 'REPLAY', 'DECRYPT_FAILED'],
   'version-downgrade': ['UNSUPPORTED_VERSION'],
   'suite-downgrade': ['UNSUPPORTED_VERSION'],
   'flags-signed': ['MALFORMED'], // an amortised body claiming SIGNED: the signature field is missing
@@ -55,18 +59,24 @@ export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
   'epoch-older': ['STALE_EPOCH', 'UNKNOWN_EPOCH'],
   'seq-future-dated': ['FROM_FUTURE'],
   'seq-expired': ['TOO_OLD'],
-  'seq-fresh-forged': ['DECRYPT_FAILED'], // the nonce derives from the seq
-  'seq-reuse': ['BAD_SIGNATURE', 'duplicate'],
-  'seq-below-window': ['REPLAY', 'BAD_SIGNATURE'],
+  'seq-fresh-forged': ['DECRYPT_FAILED', 'TOO_LARGE'], // the nonce derives from the seq; TOO_LARGE: far ahead, refused before decryption
+  'seq-reuse': ['BAD_SIGNATURE', 'duplicate', 'REPLAY'],
+  // Below the window of the message it edits; that message may itself be an old pooled one, so the new number can
+  // still be within the window: accepted already (duplicate) or not (the nonce derives from it: DECRYPT_FAILED).
+  'seq-below-window': ['REPLAY', 'BAD_SIGNATURE', 'duplicate', 'DECRYPT_FAILED'],
   'seq-over-2^53': ['MALFORMED'],
   'timestamp-far-future': ['STALE_EPOCH'], // after the epoch's notAfter
-  'timestamp-zero': ['TOO_OLD', 'duplicate', 'BAD_SIGNATURE'],
+  'timestamp-zero': ['TOO_OLD', 'duplicate', 'REPLAY', 'BAD_SIGNATURE'],
   // Insiders (sub-2 holds the epoch key) sealing in pub-1's name: decrypts, so held; never listed by a real manifest.
-  'insider-fresh': ['held'],
+  // Numbered far ahead: TOO_LARGE when maxHeldAhead far-ahead messages are held and it would be the farthest.
+  'insider-fresh': ['held', 'TOO_LARGE'],
+  // Issue 19, finding 5: a burst of far-ahead forgeries; held up to maxHeldAhead per sender and channel (the farthest
+  // rejected first, TOO_LARGE, later when a nearer one arrives), the rest refused before decryption.
+  'insider-far-future-flood': ['held', 'TOO_LARGE'],
   // Two insider-next forgeries for the same sequence number, topic and millisecond are byte-identical: the second is
   // a copy of one already held (DUPLICATE, silent). Seen about once in 14 runs.
   'insider-next': ['held', 'BAD_SIGNATURE', 'duplicate'],
-  'insider-reuse': ['BAD_SIGNATURE', 'duplicate'],
+  'insider-reuse': ['BAD_SIGNATURE', 'duplicate', 'REPLAY'],
   'insider-manifest': ['BAD_SIGNATURE'],
   // Manifests.
   'manifest-duplicate': ['none'],
@@ -101,7 +111,7 @@ export const KIND_OUTCOMES: Record<string, readonly Outcome[]> = {
   'manifest-padded-signature': ['BAD_SIGNATURE'],
   // Signed envelopes (the retained topic) dressed as amortised, and copies.
   'signed-flags-amortised': ['MALFORMED'],
-  'signed-duplicate': ['duplicate'],
+  'signed-duplicate': ['duplicate', 'REPLAY'],
 };
 
 /** Kinds whose no-op ('none') is by design, not an attack absorbed silently. */
