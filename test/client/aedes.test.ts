@@ -3,22 +3,10 @@
 // revocation, retained messages and a raw client injecting forgeries.
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { connectAsync, type MessageMeta, type SecureMqttClient, type SecurityEvent } from '../../src/client/index.js';
-import { useAedesClients } from '../support/aedes-clients.js';
-import { str, text, until } from '../support/fleet.js';
+import { connectAsync } from '../../src/client/index.js';
+import { record, useAedesClients } from '../support/aedes-clients.js';
+import { text, until } from '../support/fleet.js';
 
-interface Received {
-  topic: string;
-  payload: string;
-  meta: MessageMeta;
-}
-
-function record(client: SecureMqttClient): { messages: Received[]; security: SecurityEvent[] } {
-  const log = { messages: [] as Received[], security: [] as SecurityEvent[] };
-  client.on('message', (topic, payload, meta) => log.messages.push({ topic, payload: str(payload), meta }));
-  client.on('security', (event) => log.security.push(event));
-  return log;
-}
 
 const setup = useAedesClients();
 const open = setup.open;

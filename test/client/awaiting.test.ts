@@ -11,25 +11,13 @@
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_DEFAULTS, SecureMqttClient, type MessageMeta, type SecurityEvent } from '../../src/client/index.js';
+import { CLIENT_DEFAULTS, SecureMqttClient, type SecurityEvent } from '../../src/client/index.js';
 import { editGroup } from '../hostile/wire-edit.js';
-import { useAedesClients } from '../support/aedes-clients.js';
-import { str, text, until } from '../support/fleet.js';
+import { record, useAedesClients } from '../support/aedes-clients.js';
+import { text, until } from '../support/fleet.js';
 
 const MiB = 1024 * 1024;
 
-interface Received {
-  topic: string;
-  payload: string;
-  meta: MessageMeta;
-}
-
-function record(client: SecureMqttClient): { messages: Received[]; security: SecurityEvent[] } {
-  const log = { messages: [] as Received[], security: [] as SecurityEvent[] };
-  client.on('message', (topic, payload, meta) => log.messages.push({ topic, payload: str(payload), meta }));
-  client.on('security', (event) => log.security.push(event));
-  return log;
-}
 
 /** A clock the test moves forward. */
 function testClock(): { clock: () => number; advance: (ms: number) => void } {

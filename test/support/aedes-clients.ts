@@ -3,9 +3,9 @@
 // rule that no client may report an internal error during a test (a rejected
 // message is a 'security' event, not an error).
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { connectAsync, type SecureClientOptions, type SecureMqttClient } from '../../src/client/index.js';
+import { connectAsync, type MessageMeta, type SecureClientOptions, type SecureMqttClient, type SecurityEvent } from '../../src/client/index.js';
 import { startAedes, type AedesHarness } from './aedes.js';
-import { makeFleet, type Fleet, type Member } from './fleet.js';
+import { makeFleet, str, type Fleet, type Member } from './fleet.js';
 
 export interface AedesClients {
   /** The broker (after beforeAll). */
@@ -43,4 +43,19 @@ export function useAedesClients(): AedesClients {
       return client;
     },
   };
+}
+
+/** A message a recorded client delivered, its payload as text. */
+export interface Received {
+  topic: string;
+  payload: string;
+  meta: MessageMeta;
+}
+
+/** Records what `client` delivers and reports, from now on. */
+export function record(client: SecureMqttClient): { messages: Received[]; security: SecurityEvent[] } {
+  const log = { messages: [] as Received[], security: [] as SecurityEvent[] };
+  client.on('message', (topic, payload, meta) => log.messages.push({ topic, payload: str(payload), meta }));
+  client.on('security', (event) => log.security.push(event));
+  return log;
 }
