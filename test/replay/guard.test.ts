@@ -1,47 +1,22 @@
 // ReplayGuard: reasons, timestamps, restarts on real files, concurrency,
 // eviction with and without storage, forgetting epochs.
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { SecurityError, StorageError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
+import { StorageError } from '../../src/errors.js';
 import { ReplayGuard } from '../../src/replay/guard.js';
+import { deliver, manualClock as clockAt, tempDirs } from './fixtures.js';
 import { streamId } from '../../src/replay/stream-id.js';
 import { groupStream } from '../../src/protocol/streams.js';
 import { FileStorage } from '../../src/storage/file.js';
 import { MemoryStorage } from '../../src/storage/index.js';
 
 const T0 = 1_700_000_000_000;
-const dirs: string[] = [];
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pqc-iiot-guard-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-/** A clock the test moves by hand (the guard's injection point, not a patch of Date). */
-function manualClock(start = T0): { now: () => number; set: (t: number) => void } {
-  let t = start;
-  return { now: () => t, set: (v) => void (t = v) };
-}
+const tempDir = tempDirs('pqc-iiot-guard-');
+const manualClock = (start = T0): ReturnType<typeof clockAt> => clockAt(start);
 
 const key = (sender = 'plc-1', channel = 'line/3/telemetry', epoch = 1) => ({ sender, channel, epoch });
 
-/** What the protocol does per message: check, (verify), accept. Returns the outcome. */
-async function deliver(guard: ReplayGuard, k: ReturnType<typeof key>, seq: number, ts: number): Promise<string> {
-  const verdict = guard.check(k, seq, ts);
-  if (!verdict.ok) return verdict.code;
-  try {
-    await guard.accept(k, seq, ts);
-    return 'delivered';
-  } catch (err) {
-    if (err instanceof SecurityError) return `accept:${err.code}`;
-    throw err;
-  }
-}
 
 describe('ReplayGuard', () => {
   it('classifies duplicates, replays, old and future timestamps, and counts them', async () => {

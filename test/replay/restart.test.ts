@@ -6,42 +6,21 @@
 // guard therefore refuses every message timestamped before its state began
 // (minus clockSkewMs), as OSCORE does after a reboot; live traffic flows at
 // once. A durable storage (FileStorage) keeps today's behaviour.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SecurityError } from '../../src/errors.js';
 import { ReplayGuard } from '../../src/replay/guard.js';
+import { deliver, manualClock as clockAt, tempDirs } from './fixtures.js';
 import { FileStorage } from '../../src/storage/file.js';
 import { MemoryStorage } from '../../src/storage/index.js';
 
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;
 const SKEW = 30_000;
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-function manualClock(start = T0): { now: () => number; set: (t: number) => void } {
-  let t = start;
-  return { now: () => t, set: (v) => void (t = v) };
-}
+const tempDir = tempDirs('pqc-iiot-restart-');
+const manualClock = (start = T0): ReturnType<typeof clockAt> => clockAt(start);
 
 const key = (sender = 'plc-1', channel = 'g1:plant/line1/#', epoch = 1) => ({ sender, channel, epoch });
 
-/** check, then accept: what the protocol does with an authentic message. */
-async function deliver(guard: ReplayGuard, k: ReturnType<typeof key>, seq: number, ts: number): Promise<string> {
-  const verdict = guard.check(k, seq, ts);
-  if (!verdict.ok) return verdict.code;
-  try {
-    await guard.accept(k, seq, ts);
-    return 'delivered';
-  } catch (err) {
-    if (err instanceof SecurityError) return `accept:${err.code}`;
-    throw err;
-  }
-}
 
 /** The last four minutes of traffic of a subscriber (one message every 10 s on two streams), as the broker recorded it. */
 const recorded = Array.from({ length: 24 }, (_, i) => ({ k: key('plc-1', i % 2 ? 'd1' : 'g1:plant/line1/#'), seq: 100 + i, ts: T0 + i * 10_000 }));
@@ -92,8 +71,7 @@ describe('ReplayGuard after a restart without durable storage', () => {
   });
 
   it('with durable storage (FileStorage): today\'s behaviour, replays are DUPLICATE and unseen older messages are accepted', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pqc-iiot-restart-'));
-    dirs.push(dir);
+    const dir = await tempDir();
     const { after, clock } = await liveThenRestart(async (now) => ReplayGuard.open({ clock: now, storage: await FileStorage.open(dir) }));
     for (const m of recorded) expect(await deliver(after, m.k, m.seq, m.ts)).toBe('DUPLICATE');
     expect(await deliver(after, key(), 300, clock.now() - 2 * MIN)).toBe('delivered');
