@@ -93,6 +93,21 @@ async function honest(plc: KeyManager, n: number, prefix: string, topic = TOPIC)
   return out;
 }
 
+type Sealed = { bytes: Uint8Array; topic: string };
+
+/** `n` honest messages, the flood, `n` more, then the batches' manifests: what the subscriber released and rejected. */
+async function aroundFlood(plc: KeyManager, hmi: KeyManager, flood: readonly Sealed[], n = 32): Promise<Settled> {
+  const got: Settled = { released: [], rejected: [] };
+  await feed(hmi, await honest(plc, n, 'a'), got);
+  await feed(hmi, flood, got);
+  await feed(hmi, await honest(plc, n, 'b'), got);
+  await manifestsTo(hmi, plc.takeManifests(true), got);
+  return got;
+}
+
+/** The payloads aroundFlood's honest messages carry, in order. */
+const honestAround = (n = 32): string[] => [...Array.from({ length: n }, (_, i) => `a${i}`), ...Array.from({ length: n }, (_, i) => `b${i}`)];
+
 const decodeSeqOf = (bytes: Uint8Array): number => decodeAmortised(bytes).seq;
 
 /** The highest sequence number in the manifests delivered so far (what the insider sees on the wire too). */
@@ -108,24 +123,17 @@ describe('amortised mode: an insider flooding the hold buffer', () => {
     await manifestsTo(hmi, warm, out);
     expect(out.released).toEqual(Array.from({ length: 8 }, (_, i) => `w${i}`));
     // The insider floods: 5,000 forgeries with far-future numbers, sealed around 64 honest messages.
-    const first = await honest(plc, 32, 'a');
-    const flood: { bytes: Uint8Array; topic: string }[] = [];
+    const flood: Sealed[] = [];
     const base = lastSeq(warm) + 1_000_000;
     for (let i = 0; i < 5_000; i++) {
       const topic = i % 2 === 0 ? TOPIC : OTHER;
       flood.push({ bytes: (await sealAmortised({ sender: 'plc-1', keys, topic, payload: utf8(`forged ${i}`), seq: base + i, now: T0 })).bytes, topic });
     }
-    const second = await honest(plc, 32, 'b');
-    const got: Settled = { released: [], rejected: [] };
     const t = performance.now();
-    await feed(hmi, first, got);
-    await feed(hmi, flood, got);
-    await feed(hmi, second, got);
-    const floodMs = performance.now() - t;
-    await manifestsTo(hmi, plc.takeManifests(true), got);
-    console.log(`far-future flood: 5,000 forgeries and 64 honest messages processed in ${floodMs.toFixed(0)} ms; ${got.released.length} honest released, ${got.rejected.length} rejections`);
+    const got = await aroundFlood(plc, hmi, flood);
+    console.log(`far-future flood: 5,000 forgeries and 64 honest messages processed (with their manifests) in ${(performance.now() - t).toFixed(0)} ms; ${got.released.length} honest released, ${got.rejected.length} rejections`);
     // Every honest message is released by its manifest, in order; no forgery is.
-    expect(got.released).toEqual([...Array.from({ length: 32 }, (_, i) => `a${i}`), ...Array.from({ length: 32 }, (_, i) => `b${i}`)]);
+    expect(got.released).toEqual(honestAround());
     // Every forgery is reported, none is left held.
     clock.advance(5_001);
     expect(got.rejected.length + hmi.expireAmortised().rejected.length).toBe(5_000);
@@ -187,16 +195,10 @@ describe('amortised mode: an insider flooding the hold buffer', () => {
 
   it('before any manifest (no base yet), far-future forgeries are held but go first: no honest message is lost', async () => {
     const { plc, hmi, keys, clock } = await setup();
-    const first = await honest(plc, 32, 'a');
-    const flood: { bytes: Uint8Array; topic: string }[] = [];
+    const flood: Sealed[] = [];
     for (let i = 0; i < 3_000; i++) flood.push({ bytes: (await sealAmortised({ sender: 'plc-1', keys, topic: TOPIC, payload: utf8(`forged ${i}`), seq: 2 ** 40 + i, now: T0 })).bytes, topic: TOPIC });
-    const second = await honest(plc, 32, 'b');
-    const got: Settled = { released: [], rejected: [] };
-    await feed(hmi, first, got);
-    await feed(hmi, flood, got);
-    await feed(hmi, second, got);
-    await manifestsTo(hmi, plc.takeManifests(true), got);
-    expect(got.released).toEqual([...Array.from({ length: 32 }, (_, i) => `a${i}`), ...Array.from({ length: 32 }, (_, i) => `b${i}`)]);
+    const got = await aroundFlood(plc, hmi, flood);
+    expect(got.released).toEqual(honestAround());
     expect(got.rejected.every((e) => e.code === 'TOO_LARGE')).toBe(true);
     clock.advance(5_001);
     expect(got.rejected.length + hmi.expireAmortised().rejected.length).toBe(3_000);
@@ -209,20 +211,14 @@ describe('amortised mode: an insider flooding the hold buffer', () => {
     const warm = plc.takeManifests(true);
     await manifestsTo(hmi, warm, out);
     const base = lastSeq(warm);
-    const first = await honest(plc, 32, 'a');
-    const flood: { bytes: Uint8Array; topic: string }[] = [];
+    const flood: Sealed[] = [];
     // 5,000 forgeries numbered 1,000..4,096 above the base, several copies per number, on two topics.
     for (let i = 0; i < 5_000; i++) {
       const topic = i % 3 === 0 ? OTHER : TOPIC;
       flood.push({ bytes: (await sealAmortised({ sender: 'plc-1', keys, topic, payload: utf8(`forged ${i}`), seq: base + 1_000 + (i % 3_096), now: T0 })).bytes, topic });
     }
-    const second = await honest(plc, 32, 'b');
-    const got: Settled = { released: [], rejected: [] };
-    await feed(hmi, first, got);
-    await feed(hmi, flood, got);
-    await feed(hmi, second, got);
-    await manifestsTo(hmi, plc.takeManifests(true), got);
-    expect(got.released).toEqual([...Array.from({ length: 32 }, (_, i) => `a${i}`), ...Array.from({ length: 32 }, (_, i) => `b${i}`)]);
+    const got = await aroundFlood(plc, hmi, flood);
+    expect(got.released).toEqual(honestAround());
     expect(new Set(got.rejected.map((e) => e.code))).toEqual(new Set(['TOO_LARGE']));
   });
 
@@ -315,16 +311,10 @@ describe('amortised mode: an insider flooding the hold buffer', () => {
     await manifestsTo(hmi, warm, out);
     const base = lastSeq(warm);
     const big = new Uint8Array(16 * 1024).fill(0x66);
-    const first = await honest(plc, 8, 'a');
-    const flood: { bytes: Uint8Array; topic: string }[] = [];
+    const flood: Sealed[] = [];
     for (let i = 0; i < 40; i++) flood.push({ bytes: (await sealAmortised({ sender: 'plc-1', keys, topic: TOPIC, payload: big, seq: base + 100 + i, now: T0 })).bytes, topic: TOPIC });
-    const second = await honest(plc, 8, 'b');
-    const got: Settled = { released: [], rejected: [] };
-    await feed(hmi, first, got);
-    await feed(hmi, flood, got);
-    await feed(hmi, second, got);
-    await manifestsTo(hmi, plc.takeManifests(true), got);
-    expect(got.released).toEqual([...Array.from({ length: 8 }, (_, i) => `a${i}`), ...Array.from({ length: 8 }, (_, i) => `b${i}`)]);
+    const got = await aroundFlood(plc, hmi, flood, 8);
+    expect(got.released).toEqual(honestAround(8));
     const huge = (await sealAmortised({ sender: 'plc-1', keys, topic: TOPIC, payload: new Uint8Array(64 * 1024 + 1), seq: base + 50, now: T0 })).bytes;
     const e = await hmi.openAmortised(huge, TOPIC).catch((x: SecurityError) => x);
     expect(e).toMatchObject({ code: 'TOO_LARGE' });
